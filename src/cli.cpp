@@ -1,0 +1,286 @@
+#include "cli.hpp"
+
+#include "host.hpp"
+#include "report.hpp"
+#include "results.hpp"
+#include "runner.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "version.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <iostream>
+#include <random>
+#include <unistd.h>
+
+namespace virtbench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct RunArgs {
+  std::string suite = "quick";
+  std::string platforms = "native";
+  std::optional<int> iterations;
+  std::optional<int> time_s;
+  std::string out;
+  std::string accel = "auto";
+  bool no_drop_caches = false;
+  std::string order = "interleaved";
+  std::optional<std::uint64_t> seed;
+  int sample_interval_ms = 200;
+  int vcpus = 2;
+  int memory_mib = 2048;
+  std::string cache_mode = "none";
+  std::string scratch_format = "raw";
+  std::vector<std::string> qemu_args;
+  std::string docker_host;
+  std::string docker_image;
+  std::string docker_storage = "bind";
+  std::string libvirt_uri = "qemu:///system";
+  std::string scratch_dir;
+  bool force = false;
+};
+
+struct GlobalArgs {
+  std::string data_dir;
+};
+
+void log_line(const std::string& line) { std::cerr << line << std::endl; }
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto comma = s.find(',', start);
+    auto item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty())
+      items.push_back(item);
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+std::string random_hex(int digits) {
+  std::random_device rd;
+  std::string s;
+  for (int i = 0; i < digits; ++i)
+    s += "0123456789abcdef"[rd() % 16];
+  return s;
+}
+
+std::string timestamp_for_paths() {
+  auto iso = utc_now_iso8601(); // 2026-11-25T23:59:01Z
+  std::string s;
+  for (char c : iso)
+    if (c != ':' && c != '-' && c != 'Z')
+      s += c;
+  return s; // 20261125T235901
+}
+
+// The size of the largest fileio data set in the suite, in bytes (for scratch disks).
+std::uint64_t largest_fileio_bytes(const Suite& suite) {
+  std::uint64_t largest = 0;
+  for (auto& e : suite.experiments) {
+    if (e.workload != Workload::fileio)
+      continue;
+    auto size = e.option("file-total-size").value_or("2G");
+    std::uint64_t n = std::stoull(size);
+    switch (size.back()) {
+    case 'K': case 'k': n <<= 10; break;
+    case 'M': case 'm': n <<= 20; break;
+    case 'G': case 'g': n <<= 30; break;
+    case 'T': case 't': n <<= 40; break;
+    default: break;
+    }
+    largest = std::max(largest, n);
+  }
+  return largest;
+}
+
+int run_command(const RunArgs& a, const GlobalArgs& g, const std::vector<std::string>& command_line) {
+  RunConfig config;
+  config.suite = load_suite(a.suite);
+  override_suite(config.suite, a.iterations, a.time_s);
+  config.platforms = split_list(a.platforms);
+  if (config.platforms.empty())
+    throw UsageError("--platform: no platform given; use e.g. --platform native,docker,qemu");
+  for (auto& p : config.platforms)
+    if (std::count(config.platforms.begin(), config.platforms.end(), p) > 1)
+      throw UsageError("--platform: \"" + p + "\" is listed twice");
+  auto known = platform_names();
+  for (auto& p : config.platforms)
+    if (std::find(known.begin(), known.end(), p) == known.end())
+      make_platform(p, {}); // throws the UsageError naming the known platforms
+
+  bool has_fileio = std::any_of(config.suite.experiments.begin(), config.suite.experiments.end(),
+                                [](auto& e) { return e.workload == Workload::fileio; });
+  config.drop_caches = !a.no_drop_caches;
+  if (has_fileio && config.drop_caches && !can_drop_host_caches())
+    throw UsageError("dropping caches before fileio runs needs root (it writes /proc/sys/vm/drop_caches); "
+                     "run as root, or pass --no-drop-caches to measure with a warm page cache");
+
+  config.out_dir = a.out.empty() ? fs::path("virtbench-results") / (config.suite.name + "-" + timestamp_for_paths())
+                                 : fs::path(a.out);
+  if (fs::exists(config.out_dir / "results.json") && !a.force)
+    throw UsageError(config.out_dir.string() + " already holds a results.json; choose another --out DIR, or pass --force to replace it");
+  fs::create_directories(config.out_dir);
+  if (a.force) {
+    std::error_code ec;
+    fs::remove_all(config.out_dir / "raw", ec);
+  }
+
+  config.order = a.order == "grouped" ? Order::grouped : Order::interleaved;
+  config.seed = a.seed ? *a.seed : std::random_device{}();
+  config.sample_interval = std::chrono::milliseconds(a.sample_interval_ms);
+  config.command_line = command_line;
+
+  auto& po = config.platform_options;
+  po.data_dir = g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir);
+  po.run_id = timestamp_for_paths() + "-" + random_hex(6);
+  po.accel = a.accel;
+  po.vcpus = a.vcpus;
+  po.memory_bytes = static_cast<std::uint64_t>(a.memory_mib) << 20;
+  po.scratch_bytes = largest_fileio_bytes(config.suite);
+  po.cache_mode = a.cache_mode;
+  po.scratch_format = a.scratch_format;
+  po.qemu_extra_args = a.qemu_args;
+  po.docker_host = a.docker_host;
+  po.docker_image = a.docker_image;
+  po.docker_storage = a.docker_storage;
+  po.libvirt_uri = a.libvirt_uri;
+  po.scratch_parent = a.scratch_dir;
+  po.log = log_line;
+
+  TempDir runtime(runtime_parent_dir(), "run-");
+  po.runtime_dir = runtime.path();
+
+  log_line(fmt::format("virtbench {}: suite {} on {} -> {}", version(), config.suite.name, a.platforms,
+                       config.out_dir.string()));
+  asio::io_context io;
+  int exit_code = 1;
+  std::exception_ptr failure;
+  auto out_dir = config.out_dir;
+  asio::co_spawn(io, run_suite(std::move(config)), [&](std::exception_ptr e, int code) {
+    failure = e;
+    exit_code = code;
+  });
+  io.run();
+  if (failure)
+    std::rethrow_exception(failure);
+  log_line("results: " + (out_dir / "results.json").string());
+  std::cout << (out_dir / "report.md").string() << std::endl;
+  return exit_code;
+}
+
+int report_command(const std::string& dir, const std::string& format) {
+  auto results = load_results(dir);
+  fs::path base = fs::is_directory(dir) ? fs::path(dir) : fs::path(dir).parent_path();
+  if (format == "markdown") {
+    auto path = base / "report.md";
+    write_file_atomic(path, render_markdown(results));
+    std::cout << path.string() << std::endl;
+    return 0;
+  }
+  throw UsageError("report --format " + format + ": not available yet; use --format markdown");
+}
+
+} // namespace
+
+int cli_main(int argc, char** argv) {
+  CLI::App app{"virtbench: measures what virtualization costs, running the same sysbench workloads natively, "
+               "in a Docker container and in a QEMU virtual machine, and reporting them side by side.\n"};
+  app.set_version_flag("--version", std::string(version()));
+  app.require_subcommand(1);
+  GlobalArgs global;
+  app.add_option("--data-dir", global.data_dir,
+                 "Where images and history live (default: /var/lib/virtbench as root, else $XDG_DATA_HOME/virtbench)");
+
+  RunArgs run_args;
+  auto* run = app.add_subcommand("run", "Run a suite on one or more platforms; writes DIR/results.json, DIR/report.md and raw outputs");
+  run->add_option("--suite", run_args.suite, "Built-in suite name (quick, coen241-hw1) or a suite .toml file")->capture_default_str();
+  run->add_option("--platform", run_args.platforms, "Comma-separated platforms: native, docker, qemu")->capture_default_str();
+  run->add_option("--iterations", run_args.iterations, "Override every experiment's iteration count")->check(CLI::PositiveNumber);
+  run->add_option("--time", run_args.time_s, "Override every experiment's --time (seconds)")->check(CLI::PositiveNumber);
+  run->add_option("--out", run_args.out, "Results directory (default: virtbench-results/<suite>-<timestamp>)");
+  run->add_flag("--force", run_args.force, "Replace the results in an --out DIR that already has some");
+  run->add_flag("--no-drop-caches", run_args.no_drop_caches, "Do not drop the page cache before fileio runs (no root needed)");
+  run->add_option("--order", run_args.order, "interleaved: platforms shuffled round by round; grouped: one platform after another")
+      ->check(CLI::IsMember({"interleaved", "grouped"}))->capture_default_str();
+  run->add_option("--seed", run_args.seed, "Seed for the interleaving shuffle (default: random, recorded in results.json)");
+  run->add_option("--sample-interval", run_args.sample_interval_ms, "CPU sampling interval in ms")
+      ->check(CLI::Range(10, 60000))->capture_default_str();
+  run->add_option("--scratch-dir", run_args.scratch_dir, "native: where fileio's scratch directory is made (default: DATA_DIR/scratch)");
+  run->add_option("--accel", run_args.accel, "qemu: accelerator; auto uses KVM only when it is really usable")
+      ->check(CLI::IsMember({"auto", "kvm", "tcg"}))->capture_default_str();
+  run->add_option("--vcpus", run_args.vcpus, "VM vCPUs and container CPU limit")->check(CLI::Range(1, 256))->capture_default_str();
+  run->add_option("--memory", run_args.memory_mib, "VM memory and container memory limit, MiB")->check(CLI::Range(128, 1 << 20))->capture_default_str();
+  run->add_option("--cache-mode", run_args.cache_mode, "qemu: disk cache mode")
+      ->check(CLI::IsMember({"none", "writeback", "writethrough", "directsync", "unsafe"}))->capture_default_str();
+  run->add_option("--scratch-format", run_args.scratch_format, "qemu: format of the fileio scratch disk")
+      ->check(CLI::IsMember({"raw", "qcow2"}))->capture_default_str();
+  run->add_option("--qemu-arg", run_args.qemu_args, "qemu: extra argument appended to QEMU's argv (repeat for several)");
+  run->add_option("--docker-host", run_args.docker_host, "docker: engine socket (default: $DOCKER_HOST, then /var/run/docker.sock)");
+  run->add_option("--docker-image", run_args.docker_image, "docker: image tag (default: the guest image's virtbench/guest:<hash>)");
+  run->add_option("--docker-storage", run_args.docker_storage, "docker: where fileio's files live: bind (host directory) or volume")
+      ->check(CLI::IsMember({"bind", "volume"}))->capture_default_str();
+  run->add_option("--libvirt-uri", run_args.libvirt_uri, "libvirt: connection URI")->capture_default_str();
+
+  std::string report_dir, report_format = "markdown";
+  auto* report = app.add_subcommand("report", "Regenerate a report from DIR/results.json alone");
+  report->add_option("DIR", report_dir, "A results directory written by `virtbench run`")->required();
+  report->add_option("--format", report_format, "markdown, html or csv")
+      ->check(CLI::IsMember({"markdown", "html", "csv"}))->capture_default_str();
+
+  auto* suites = app.add_subcommand("suites", "List the built-in suites, or print one's TOML (a starting point for your own)");
+  std::string suite_name;
+  suites->add_option("NAME", suite_name, "Print this built-in suite's TOML");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "virtbench: " << e.what() << "\nRun `virtbench --help` or `virtbench <command> --help`." << std::endl;
+    return 2;
+  }
+
+  try {
+    if (*run) {
+      std::vector<std::string> command_line(argv, argv + argc);
+      return run_command(run_args, global, command_line);
+    }
+    if (*report)
+      return report_command(report_dir, report_format);
+    if (*suites) {
+      if (suite_name.empty()) {
+        for (auto& n : builtin_suite_names())
+          std::cout << n << "\n";
+        return 0;
+      }
+      auto* text = builtin_suite_text(suite_name);
+      if (!text)
+        throw UsageError("no built-in suite \"" + suite_name + "\"; run `virtbench suites` for the list");
+      std::cout << text;
+      return 0;
+    }
+  } catch (const UsageError& e) {
+    std::cerr << "virtbench: " << e.what() << std::endl;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "virtbench: error: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}
+
+} // namespace virtbench

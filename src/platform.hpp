@@ -1,0 +1,116 @@
+#pragma once
+// The one interface every platform (native, docker, qemu, libvirt) implements. The
+// runner only ever talks to this; a driver's concrete class stays in its .cpp.
+
+#include "util/asio.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace virtbench {
+
+struct CpuSeconds {
+  double user_s = 0;
+  double kernel_s = 0;
+};
+
+struct ExecRequest {
+  std::vector<std::string> argv;          // never a shell string built from input
+  std::string cwd;                        // inside the platform; empty: its default
+  std::chrono::milliseconds timeout{60000}; // then the command is killed, and timed_out set
+};
+
+struct ExecResult {
+  int exit_code = -1; // -1 when killed or lost
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+  double wall_s = 0;                     // as seen from the host, channel included
+  std::optional<CpuSeconds> process_cpu; // the command's own CPU time, when the platform knows it
+};
+
+// One cache drop: where it happened and the page cache ("Cached:" in /proc/meminfo) around it.
+struct CacheDrop {
+  std::string where; // "host" or "guest"
+  std::uint64_t cached_before_kib = 0;
+  std::uint64_t cached_after_kib = 0;
+};
+
+// Everything a driver may need from the command line and the suite, in one place so
+// adding a platform does not change the runner.
+struct PlatformOptions {
+  std::filesystem::path data_dir;    // images, history
+  std::filesystem::path runtime_dir; // private 0700 directory for sockets and state of this run
+  std::filesystem::path raw_dir;     // DIR/raw/<platform>/ for console logs and the like
+  std::string run_id;                // unique per run; labels containers, names domains
+  std::string accel = "auto";        // auto | kvm | tcg
+  int vcpus = 2;
+  std::uint64_t memory_bytes = 2ull << 30;
+  std::uint64_t scratch_bytes = 0;    // fileio needs at least this much scratch space
+  std::string cache_mode;            // qemu: none | writeback | writethrough | unsafe | directsync
+  std::string scratch_format = "raw"; // qemu scratch disk: raw | qcow2
+  std::vector<std::string> qemu_extra_args;
+  std::string docker_host;           // unix socket path; empty: DOCKER_HOST, then /var/run/docker.sock
+  std::string docker_image;          // image tag; empty: virtbench/guest:<recipe hash>
+  std::string docker_storage = "bind"; // fileio storage in containers: bind | volume
+  std::string libvirt_uri = "qemu:///system";
+  std::filesystem::path scratch_parent; // native: where the scratch directory is created
+  std::function<void(const std::string&)> log; // progress messages for the user (stderr)
+};
+
+class Platform {
+public:
+  virtual ~Platform() = default;
+
+  // "native", "docker", "qemu", "libvirt".
+  virtual std::string name() const = 0;
+
+  // Brings the environment up (boot the VM, create the container). Throws Error with a fix.
+  virtual awaitable<void> start() = 0;
+  // Tears everything down; idempotent, never throws, safe after a failed or partial start.
+  virtual awaitable<void> stop() = 0;
+
+  // Stop using the CPU while another platform is measured, and resume (no-op natively).
+  virtual awaitable<void> freeze() = 0;
+  virtual awaitable<void> thaw() = 0;
+
+  // Runs a command inside the platform and waits for it (or its timeout).
+  virtual awaitable<ExecResult> exec(ExecRequest request) = 0;
+
+  // Contents of a file inside the platform (/proc/stat, /proc/meminfo ...).
+  virtual awaitable<std::string> read_file(std::string path) = 0;
+
+  // sync + drop the page cache, dentries and inodes wherever this platform's I/O is cached
+  // (guest and/or host), and report "Cached:" before and after each drop.
+  virtual awaitable<std::vector<CacheDrop>> drop_caches() = 0;
+
+  // Cumulative host CPU seconds charged to this platform (QEMU's threads, the container's
+  // cgroup), or nullopt where the workload's own process accounting is the answer (native).
+  virtual awaitable<std::optional<CpuSeconds>> host_accounting() = 0;
+
+  // True when read_file("/proc/stat") is a guest kernel's own view, not the host's.
+  virtual bool has_guest_view() const = 0;
+
+  // Directory inside the platform where fileio's files live (comparable storage).
+  virtual std::string scratch_dir() const = 0;
+
+  // Facts for results.json's "platforms" entry: versions, accel and reason, limits, digests.
+  virtual boost::json::object describe() const = 0;
+};
+
+using PlatformFactory = std::function<std::unique_ptr<Platform>(const PlatformOptions&)>;
+
+// The platforms virtbench knows, in the order reports list them.
+std::vector<std::string> platform_names();
+
+// Creates a platform by name; throws UsageError naming the known platforms.
+std::unique_ptr<Platform> make_platform(const std::string& name, const PlatformOptions& options);
+
+} // namespace virtbench

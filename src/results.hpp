@@ -1,0 +1,40 @@
+#pragma once
+// results.json (schema virtbench/results/v1): built up as the run goes and rewritten
+// atomically after every record, so a crash or Ctrl-C keeps every finished iteration.
+
+#include <boost/json.hpp>
+
+#include <filesystem>
+
+namespace virtbench {
+
+inline constexpr const char* k_results_schema = "virtbench/results/v1";
+
+class ResultsWriter {
+public:
+  // Starts a document for `out_dir`/results.json (written on the first flush()).
+  explicit ResultsWriter(std::filesystem::path out_dir);
+
+  boost::json::object& doc() { return m_doc; }
+  // Adds or replaces the "platforms" entry whose "name" matches.
+  void set_platform(boost::json::object platform);
+  // Appends one run record and writes the file.
+  void append_run(boost::json::object run);
+  // Writes the whole document (atomically).
+  void flush();
+
+private:
+  std::filesystem::path m_path;
+  boost::json::object m_doc;
+};
+
+// Reads DIR/results.json (or a results.json path); throws UsageError with what is wrong.
+boost::json::object load_results(const std::filesystem::path& dir_or_file);
+
+// Pretty-prints JSON with two-space indentation (results files are read by people too).
+std::string pretty_json(const boost::json::value& v);
+
+// Current UTC time as ISO 8601 ("2026-11-25T23:59:01Z").
+std::string utc_now_iso8601();
+
+} // namespace virtbench

@@ -1,0 +1,164 @@
+#include "util/process.hpp"
+
+#include "util/error.hpp"
+
+#include <boost/process/v2/environment.hpp>
+#include <boost/process/v2/process.hpp>
+#include <boost/process/v2/start_dir.hpp>
+#include <boost/process/v2/stdio.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <sys/wait.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace virtbench {
+
+namespace bp = boost::process::v2;
+
+namespace {
+
+// Launcher initializer: the child becomes the leader of a new process group, so a
+// timeout or Ctrl-C can kill it together with everything it started.
+struct NewProcessGroup {
+  template <typename Launcher, typename Path>
+  bp::error_code on_exec_setup(Launcher&, const Path&, const char* const*&) {
+    if (::setpgid(0, 0) != 0)
+      return bp::error_code(errno, boost::system::system_category());
+    return {};
+  }
+};
+
+// Kills the process group on scope exit unless disarmed: the guarantee that a
+// cancelled or failed wait never leaves the workload running.
+struct GroupKiller {
+  pid_t pgid;
+  bool armed = true;
+  ~GroupKiller() {
+    if (armed)
+      ::kill(-pgid, SIGKILL);
+  }
+};
+
+double seconds(const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; }
+
+awaitable<void> read_all(asio::readable_pipe& pipe, std::string& sink) {
+  char buf[16384];
+  for (;;) {
+    auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
+    sink.append(buf, n);
+    if (ec)
+      co_return; // eof, or the pipe was closed
+  }
+}
+
+std::filesystem::path find_executable(const std::string& name) {
+  if (name.find('/') != std::string::npos)
+    return name;
+  auto found = bp::environment::find_executable(name);
+  if (found.empty())
+    throw Error("run " + name + ": not found in PATH; install it (tools/setup installs what virtbench needs)");
+  return found.string();
+}
+
+} // namespace
+
+std::string format_argv(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const auto& a : argv) {
+    if (!s.empty())
+      s += ' ';
+    bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,+@%") == std::string::npos;
+    if (plain) {
+      s += a;
+    } else {
+      s += '\'';
+      for (char c : a)
+        s += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      s += '\'';
+    }
+  }
+  return s;
+}
+
+std::string describe_exit(const ProcessResult& r, std::chrono::milliseconds timeout) {
+  if (r.timed_out)
+    return "timed out after " + std::to_string(timeout.count() / 1000.0).substr(0, 5) + " s and was killed";
+  if (r.term_signal != 0)
+    return "killed by signal " + std::to_string(r.term_signal);
+  return "exit code " + std::to_string(r.exit_code);
+}
+
+awaitable<ProcessResult> run_process(std::vector<std::string> argv, ProcessOptions options) {
+  if (argv.empty())
+    throw Error("run: empty command");
+  auto executor = co_await asio::this_coro::executor;
+  auto exe = find_executable(argv[0]);
+  std::vector<std::string> args(argv.begin() + 1, argv.end());
+
+  asio::readable_pipe out_pipe(executor), err_pipe(executor);
+
+  rusage before{};
+  ::getrusage(RUSAGE_CHILDREN, &before);
+  auto started = std::chrono::steady_clock::now();
+
+  ProcessResult result;
+  std::optional<bp::process> proc;
+  try {
+    if (options.cwd.empty())
+      proc.emplace(executor, exe, args, bp::process_stdio{nullptr, out_pipe, err_pipe}, NewProcessGroup{});
+    else
+      proc.emplace(executor, exe, args, bp::process_stdio{nullptr, out_pipe, err_pipe},
+                   bp::process_start_dir{options.cwd}, NewProcessGroup{});
+  } catch (const std::exception& e) {
+    throw Error("start " + format_argv(argv) + ": " + e.what());
+  }
+
+  GroupKiller killer{static_cast<pid_t>(proc->id())};
+  // Also from the parent, so a kill right after the start cannot miss the group.
+  ::setpgid(killer.pgid, killer.pgid);
+  asio::steady_timer deadline(executor, options.timeout);
+  deadline.async_wait([&result, &killer](boost::system::error_code ec) {
+    if (!ec) {
+      result.timed_out = true;
+      ::kill(-killer.pgid, SIGKILL);
+    }
+  });
+
+  struct TimerCancel {
+    asio::steady_timer& t;
+    ~TimerCancel() { t.cancel(); }
+  } cancel_timer{deadline};
+
+  co_await (read_all(out_pipe, result.out) && read_all(err_pipe, result.err) && proc->async_wait(use_awaitable));
+  int native_status = proc->native_exit_code();
+  killer.armed = false;
+  // Descendants that outlived the leader (daemonised helpers) must not outlive the run.
+  ::kill(-killer.pgid, SIGKILL);
+
+  result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  rusage after{};
+  ::getrusage(RUSAGE_CHILDREN, &after);
+  result.user_s = seconds(after.ru_utime) - seconds(before.ru_utime);
+  result.kernel_s = seconds(after.ru_stime) - seconds(before.ru_stime);
+
+  if (WIFSIGNALED(native_status)) {
+    result.term_signal = WTERMSIG(native_status);
+    result.exit_code = -1;
+  } else {
+    result.exit_code = WEXITSTATUS(native_status);
+  }
+  co_return result;
+}
+
+awaitable<ProcessResult> check_process(std::vector<std::string> argv, ProcessOptions options) {
+  auto r = co_await run_process(argv, options);
+  if (r.exit_code != 0 || r.timed_out)
+    throw Error(format_argv(argv) + ": " + describe_exit(r, options.timeout) +
+                (r.err.empty() ? std::string() : "\n" + tail_lines(r.err, 20)));
+  co_return r;
+}
+
+} // namespace virtbench

@@ -1,0 +1,45 @@
+#pragma once
+// Child processes on the host: argv arrays only, output captured, a deadline that
+// kills the whole process group, and no child outliving its owner.
+
+#include "util/asio.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace virtbench {
+
+struct ProcessOptions {
+  std::chrono::milliseconds timeout = std::chrono::minutes(10); // then SIGKILL to the group
+  std::filesystem::path cwd = {};                               // empty: inherit
+};
+
+struct ProcessResult {
+  int exit_code = -1;     // -1 when killed by a signal
+  int term_signal = 0;    // the signal that ended it, 0 if it exited
+  bool timed_out = false; // the deadline passed and the group was killed
+  std::string out;
+  std::string err;
+  double wall_s = 0;
+  double user_s = 0;   // CPU seconds of the child and its waited-for descendants
+  double kernel_s = 0; // (RUSAGE_CHILDREN delta: processes are run one at a time)
+};
+
+// Runs argv[0] (looked up in PATH) with argv[1..] in its own process group and waits
+// for it. Throws Error when it cannot be started. On cancellation (Ctrl-C) or timeout the
+// process group is killed with SIGKILL and reaped before this returns or unwinds.
+awaitable<ProcessResult> run_process(std::vector<std::string> argv, ProcessOptions options = {});
+
+// Human-readable argv for error messages: shell-quoted where needed.
+std::string format_argv(const std::vector<std::string>& argv);
+
+// Text saying how a process ended: "exit code 3", "killed by signal 9", "timed out after 5 s".
+std::string describe_exit(const ProcessResult& r, std::chrono::milliseconds timeout);
+
+// run_process that throws Error("<argv>: <how it ended>\n<stderr tail>") unless it exits 0.
+awaitable<ProcessResult> check_process(std::vector<std::string> argv, ProcessOptions options = {});
+
+} // namespace virtbench

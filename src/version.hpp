@@ -1,0 +1,6 @@
+#pragma once
+
+namespace virtbench {
+// virtbench's own version: `git describe --always --dirty --tags` at build time.
+const char* version();
+}

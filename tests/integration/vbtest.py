@@ -1,0 +1,48 @@
+"""Shared helpers for virtbench's integration tests (run by meson with VIRTBENCH set)."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+VIRTBENCH = os.environ.get("VIRTBENCH") or sys.exit("VIRTBENCH is not set: run through `meson test`")
+
+
+def run(*args, check=None, timeout=900, **kw):
+    """Runs virtbench with args; returns CompletedProcess (text). check: expected exit code."""
+    p = subprocess.run([VIRTBENCH, *args], capture_output=True, text=True, timeout=timeout, **kw)
+    if check is not None and p.returncode != check:
+        raise AssertionError(f"virtbench {' '.join(args)}: exit {p.returncode}, expected {check}\n"
+                             f"--- stdout\n{p.stdout}\n--- stderr\n{p.stderr}")
+    return p
+
+
+def load(out_dir):
+    with open(os.path.join(out_dir, "results.json")) as f:
+        return json.load(f)
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def runs_in(out_dir):
+    try:
+        return load(out_dir)["runs"]
+    except (OSError, ValueError):
+        return []
+
+
+def pgrep(pattern):
+    p = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+    return [int(x) for x in p.stdout.split()]
+
+
+def temp_dir():
+    return tempfile.mkdtemp(prefix="vbtest-")
