@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include "commands.hpp"
+
 #include "host.hpp"
 #include "report.hpp"
 #include "results.hpp"
@@ -43,10 +45,6 @@ struct RunArgs {
   std::string libvirt_uri = "qemu:///system";
   std::string scratch_dir;
   bool force = false;
-};
-
-struct GlobalArgs {
-  std::string data_dir;
 };
 
 void log_line(const std::string& line) { std::cerr << line << std::endl; }
@@ -103,7 +101,7 @@ std::uint64_t largest_fileio_bytes(const Suite& suite) {
   return largest;
 }
 
-int run_command(const RunArgs& a, const GlobalArgs& g, const std::vector<std::string>& command_line) {
+int run_command(const RunArgs& a, const GlobalOptions& g) {
   RunConfig config;
   config.suite = load_suite(a.suite);
   override_suite(config.suite, a.iterations, a.time_s);
@@ -138,7 +136,7 @@ int run_command(const RunArgs& a, const GlobalArgs& g, const std::vector<std::st
   config.order = a.order == "grouped" ? Order::grouped : Order::interleaved;
   config.seed = a.seed ? *a.seed : std::random_device{}();
   config.sample_interval = std::chrono::milliseconds(a.sample_interval_ms);
-  config.command_line = command_line;
+  config.command_line = g.argv;
 
   auto& po = config.platform_options;
   po.data_dir = g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir);
@@ -178,30 +176,11 @@ int run_command(const RunArgs& a, const GlobalArgs& g, const std::vector<std::st
   return exit_code;
 }
 
-int report_command(const std::string& dir, const std::string& format) {
-  auto results = load_results(dir);
-  fs::path base = fs::is_directory(dir) ? fs::path(dir) : fs::path(dir).parent_path();
-  if (format == "markdown") {
-    auto path = base / "report.md";
-    write_file_atomic(path, render_markdown(results));
-    std::cout << path.string() << std::endl;
-    return 0;
-  }
-  throw UsageError("report --format " + format + ": not available yet; use --format markdown");
-}
-
 } // namespace
 
-int cli_main(int argc, char** argv) {
-  CLI::App app{"virtbench: measures what virtualization costs, running the same sysbench workloads natively, "
-               "in a Docker container and in a QEMU virtual machine, and reporting them side by side.\n"};
-  app.set_version_flag("--version", std::string(version()));
-  app.require_subcommand(1);
-  GlobalArgs global;
-  app.add_option("--data-dir", global.data_dir,
-                 "Where images and history live (default: /var/lib/virtbench as root, else $XDG_DATA_HOME/virtbench)");
-
-  RunArgs run_args;
+std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<RunArgs>();
+  auto& run_args = *args;
   auto* run = app.add_subcommand("run", "Run a suite on one or more platforms; writes DIR/results.json, DIR/report.md and raw outputs");
   run->add_option("--suite", run_args.suite, "Built-in suite name (quick, coen241-hw1) or a suite .toml file")->capture_default_str();
   run->add_option("--platform", run_args.platforms, "Comma-separated platforms: native, docker, qemu")->capture_default_str();
@@ -231,15 +210,43 @@ int cli_main(int argc, char** argv) {
       ->check(CLI::IsMember({"bind", "volume"}))->capture_default_str();
   run->add_option("--libvirt-uri", run_args.libvirt_uri, "libvirt: connection URI")->capture_default_str();
 
-  std::string report_dir, report_format = "markdown";
-  auto* report = app.add_subcommand("report", "Regenerate a report from DIR/results.json alone");
-  report->add_option("DIR", report_dir, "A results directory written by `virtbench run`")->required();
-  report->add_option("--format", report_format, "markdown, html or csv")
-      ->check(CLI::IsMember({"markdown", "html", "csv"}))->capture_default_str();
-
   auto* suites = app.add_subcommand("suites", "List the built-in suites, or print one's TOML (a starting point for your own)");
-  std::string suite_name;
-  suites->add_option("NAME", suite_name, "Print this built-in suite's TOML");
+  auto suite_name = std::make_shared<std::string>();
+  suites->add_option("NAME", *suite_name, "Print this built-in suite's TOML");
+
+  return {
+      {run, [args, &global] { return run_command(*args, global); }},
+      {suites,
+       [suite_name] {
+         if (suite_name->empty()) {
+           for (auto& n : builtin_suite_names())
+             std::cout << n << "\n";
+           return 0;
+         }
+         auto* text = builtin_suite_text(*suite_name);
+         if (!text)
+           throw UsageError("no built-in suite \"" + *suite_name + "\"; run `virtbench suites` for the list");
+         std::cout << text;
+         return 0;
+       }},
+  };
+}
+
+int cli_main(int argc, char** argv) {
+  CLI::App app{"virtbench: measures what virtualization costs, running the same sysbench workloads natively, "
+               "in a Docker container and in a QEMU virtual machine, and reporting them side by side.\n"};
+  app.set_version_flag("--version", std::string(version()));
+  app.require_subcommand(1);
+  GlobalOptions global;
+  global.argv.assign(argv, argv + argc);
+  app.add_option("--data-dir", global.data_dir,
+                 "Where images and history live (default: /var/lib/virtbench as root, else $XDG_DATA_HOME/virtbench)");
+
+  std::vector<Command> commands;
+  for (auto* family : {add_run_commands, add_report_commands}) {
+    auto added = family(app, global);
+    commands.insert(commands.end(), added.begin(), added.end());
+  }
 
   try {
     app.parse(argc, argv);
@@ -255,24 +262,9 @@ int cli_main(int argc, char** argv) {
   }
 
   try {
-    if (*run) {
-      std::vector<std::string> command_line(argv, argv + argc);
-      return run_command(run_args, global, command_line);
-    }
-    if (*report)
-      return report_command(report_dir, report_format);
-    if (*suites) {
-      if (suite_name.empty()) {
-        for (auto& n : builtin_suite_names())
-          std::cout << n << "\n";
-        return 0;
-      }
-      auto* text = builtin_suite_text(suite_name);
-      if (!text)
-        throw UsageError("no built-in suite \"" + suite_name + "\"; run `virtbench suites` for the list");
-      std::cout << text;
-      return 0;
-    }
+    for (auto& command : commands)
+      if (command.subcommand->parsed())
+        return command.run();
   } catch (const UsageError& e) {
     std::cerr << "virtbench: " << e.what() << std::endl;
     return 2;

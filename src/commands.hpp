@@ -1,0 +1,28 @@
+#pragma once
+// Command families of the CLI. Each adds its subcommands to the app and returns what
+// to run when one of them was chosen; cli.cpp only parses and maps errors to exit codes.
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace virtbench {
+
+struct GlobalOptions {
+  std::string data_dir; // --data-dir; empty: default_data_dir()
+  std::vector<std::string> argv;
+};
+
+struct Command {
+  CLI::App* subcommand;
+  std::function<int()> run; // returns the exit code; throws UsageError (2) or Error (1)
+};
+
+// run, suites (src/cli.cpp)
+std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global);
+// report (src/cli_report.cpp); compare and history join it
+std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global);
+
+} // namespace virtbench
