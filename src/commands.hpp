@@ -22,6 +22,8 @@ struct Command {
 
 // run, suites (src/cli.cpp)
 std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global);
+// image build, image list (src/cli_image.cpp)
+std::vector<Command> add_image_commands(CLI::App& app, GlobalOptions& global);
 // report (src/cli_report.cpp); compare and history join it
 std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global);
 

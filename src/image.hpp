@@ -35,5 +35,7 @@ std::filesystem::path guest_image_dir(const std::filesystem::path& data_dir);
 // Loads the built image; throws Error naming what is missing and saying to run
 // `virtbench image build` (tools/setup does it too).
 GuestImage load_guest_image(const std::filesystem::path& data_dir);
+// The same for an image directory itself (e.g. a build's output before it is installed).
+GuestImage load_guest_image_dir(const std::filesystem::path& image_dir);
 
 } // namespace virtbench

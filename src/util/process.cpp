@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 
 #include <boost/process/v2/environment.hpp>
+#include <boost/process/v2/posix/default_launcher.hpp>
 #include <boost/process/v2/process.hpp>
 #include <boost/process/v2/start_dir.hpp>
 #include <boost/process/v2/stdio.hpp>
@@ -22,7 +23,18 @@ namespace {
 
 // Launcher initializer: the child becomes the leader of a new process group, so a
 // timeout or Ctrl-C can kill it together with everything it started.
+// It also swaps in an environment when one is given (Process v2's own
+// process_environment needs a compiled library Debian does not ship).
 struct NewProcessGroup {
+  const char* const* env = nullptr;
+
+  template <typename Launcher, typename Path>
+  bp::error_code on_setup(Launcher& launcher, const Path&, const char* const*&) {
+    if (env)
+      launcher.env = env;
+    return {};
+  }
+
   template <typename Launcher, typename Path>
   bp::error_code on_exec_setup(Launcher&, const Path&, const char* const*&) {
     if (::setpgid(0, 0) != 0)
@@ -45,6 +57,8 @@ struct GroupKiller {
 double seconds(const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; }
 
 awaitable<void> read_all(asio::readable_pipe& pipe, std::string& sink) {
+  if (!pipe.is_open())
+    co_return;
   char buf[16384];
   for (;;) {
     auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
@@ -107,11 +121,25 @@ awaitable<ProcessResult> run_process(std::vector<std::string> argv, ProcessOptio
   ProcessResult result;
   std::optional<bp::process> proc;
   try {
-    if (options.cwd.empty())
-      proc.emplace(executor, exe, args, bp::process_stdio{nullptr, out_pipe, err_pipe}, NewProcessGroup{});
-    else
-      proc.emplace(executor, exe, args, bp::process_stdio{nullptr, out_pipe, err_pipe},
-                   bp::process_start_dir{options.cwd}, NewProcessGroup{});
+    bp::process_stdio stdio{nullptr, out_pipe, err_pipe};
+    if (options.pass_through_stderr) {
+      stdio.err = bp::detail::process_error_binding(STDERR_FILENO);
+      err_pipe.close();
+    }
+    auto cwd = options.cwd.empty() ? std::filesystem::current_path() : options.cwd;
+    std::vector<std::string> env_strings;
+    std::vector<const char*> env;
+    if (!options.env.empty()) {
+      for (char** e = environ; *e; ++e)
+        env_strings.emplace_back(*e);
+      for (auto& [k, v] : options.env)
+        env_strings.push_back(k + "=" + v);
+      for (auto& e : env_strings)
+        env.push_back(e.c_str());
+      env.push_back(nullptr);
+    }
+    proc.emplace(executor, exe, args, std::move(stdio), bp::process_start_dir{cwd.string()},
+                 NewProcessGroup{env.empty() ? nullptr : env.data()});
   } catch (const std::exception& e) {
     throw Error("start " + format_argv(argv) + ": " + e.what());
   }

@@ -15,6 +15,8 @@ namespace virtbench {
 struct ProcessOptions {
   std::chrono::milliseconds timeout = std::chrono::minutes(10); // then SIGKILL to the group
   std::filesystem::path cwd = {};                               // empty: inherit
+  bool pass_through_stderr = false; // the child's stderr goes to ours (progress of long jobs)
+  std::vector<std::pair<std::string, std::string>> env = {}; // added to the inherited environment
 };
 
 struct ProcessResult {

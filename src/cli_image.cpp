@@ -1,0 +1,235 @@
+// `virtbench image build|list` and `virtbench doctor`.
+#include "commands.hpp"
+#include "doctor.hpp"
+#include "host.hpp"
+#include "image.hpp"
+#include "results.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/process.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+namespace virtbench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path data_dir_of(const GlobalOptions& g) { return g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir); }
+
+template <typename T>
+T run_sync(awaitable<T> a) {
+  asio::io_context io;
+  std::optional<T> result;
+  std::exception_ptr error;
+  asio::co_spawn(io, std::move(a), [&](std::exception_ptr e, T v) {
+    error = e;
+    if (!e)
+      result = std::move(v);
+  });
+  io.run();
+  if (error)
+    std::rethrow_exception(error);
+  return std::move(*result);
+}
+
+// The files whose content defines the image; their hash names it.
+std::vector<fs::path> recipe_files(const fs::path& recipe) {
+  std::vector<fs::path> files;
+  for (auto& name : {"packages.txt", "init", "build.sh"}) {
+    auto p = recipe / name;
+    if (!fs::exists(p))
+      throw UsageError("guest image recipe " + recipe.string() + ": " + name +
+                       " is missing; point --recipe at the repository's guest-images/ directory");
+    files.push_back(p);
+  }
+  return files;
+}
+
+std::string recipe_hash(const fs::path& recipe) {
+  std::vector<std::string> argv{"sha256sum"};
+  for (auto& f : recipe_files(recipe))
+    argv.push_back(f.filename().string());
+  ProcessOptions po;
+  po.cwd = recipe;
+  po.timeout = std::chrono::seconds(30);
+  auto sums = run_sync(check_process(argv, po));
+  // Hash the list of per-file hashes: names and contents both count.
+  auto list = fs::temp_directory_path() / fmt::format("virtbench-recipe-{}.txt", ::getpid());
+  write_file_atomic(list, sums.out);
+  std::vector<std::string> argv2{"sha256sum", list.string()};
+  auto r = run_sync(check_process(argv2, po));
+  fs::remove(list);
+  return r.out.substr(0, 64);
+}
+
+struct ImageArgs {
+  bool force = false;
+  std::string recipe = std::string(VIRTBENCH_SOURCE_DIR) + "/guest-images";
+  bool json = false;
+};
+
+int image_build(const ImageArgs& a, const GlobalOptions& g) {
+  auto data_dir = data_dir_of(g);
+  fs::path recipe = a.recipe;
+  auto hash = recipe_hash(recipe);
+  auto target = guest_image_dir(data_dir);
+  if (!a.force) {
+    try {
+      auto current = load_guest_image(data_dir);
+      if (current.recipe_hash == hash) {
+        std::cerr << fmt::format("guest image is up to date (recipe {}), nothing to do: {}\n"
+                                 "  (virtbench image build --force rebuilds it)\n",
+                                 hash.substr(0, 12), target.string());
+        return 0;
+      }
+      std::cerr << fmt::format("guest image recipe changed ({} -> {}): rebuilding\n", current.recipe_hash.substr(0, 12),
+                               hash.substr(0, 12));
+    } catch (const Error&) {
+      // Not built yet (or incomplete): build it.
+    }
+  }
+  if (::geteuid() != 0)
+    throw Error("image build: debootstrap needs root (it chroots to install packages); run `sudo virtbench image build`");
+  if (!fs::exists("/usr/sbin/debootstrap"))
+    throw Error("image build: debootstrap is not installed; run tools/setup (or apt-get install debootstrap)");
+
+  fs::create_directories(data_dir);
+  // Build next to the target so the final rename is atomic; a half-finished build
+  // never replaces a good image.
+  TempDir work(data_dir, "image.tmp-");
+  std::cerr << fmt::format("building the guest image (recipe {}) in {} ...\n", hash.substr(0, 12), work.path().string());
+  auto started = std::chrono::steady_clock::now();
+  std::vector<std::string> argv{(recipe / "build.sh").string(), work.path().string()};
+  ProcessOptions po;
+  po.timeout = std::chrono::minutes(30);
+  po.pass_through_stderr = true;
+  po.env = {{"VIRTBENCH_RECIPE_HASH", hash}, {"VIRTBENCH_DEBOOTSTRAP_CACHE", (data_dir / "debootstrap-cache").string()}};
+  fs::create_directories(data_dir / "debootstrap-cache");
+  ::chmod(work.path().c_str(), 0755);
+  auto r = run_sync(run_process(argv, po));
+  if (r.exit_code != 0 || r.timed_out)
+    throw Error(fmt::format("image build: {} failed ({}); nothing was replaced{}", format_argv(argv),
+                            describe_exit(r, po.timeout),
+                            r.out.empty() ? "" : "\n" + tail_lines(r.out, 10)));
+  auto built = load_guest_image_dir(work.path()); // every output is there, the manifest parses
+  if (built.recipe_hash != hash)
+    throw Error("image build: the manifest records recipe " + built.recipe_hash + ", expected " + hash);
+
+  auto old = data_dir / fmt::format("image.old-{}", ::getpid());
+  bool had_old = fs::exists(target);
+  if (had_old)
+    fs::rename(target, old);
+  try {
+    fs::rename(work.path(), target);
+  } catch (...) {
+    if (had_old)
+      fs::rename(old, target);
+    throw;
+  }
+  std::error_code ec;
+  fs::remove_all(old, ec);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::cerr << fmt::format("built the guest image in {:.0f} s: {} (sysbench {}, kernel {})\n", seconds, target.string(),
+                           built.sysbench_version, built.kernel_version);
+  std::cout << target.string() << std::endl;
+  return 0;
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.1f} {}", b, units[u]);
+}
+
+int image_list(const ImageArgs& a, const GlobalOptions& g) {
+  auto data_dir = data_dir_of(g);
+  GuestImage image;
+  try {
+    image = load_guest_image(data_dir);
+  } catch (const Error& e) {
+    if (a.json) {
+      std::cout << pretty_json(boost::json::object{{"built", false}, {"dir", guest_image_dir(data_dir).string()},
+                                                   {"error", e.what()}})
+                << std::endl;
+      return 1;
+    }
+    std::cerr << "no guest image: " << e.what() << std::endl;
+    return 1;
+  }
+  if (a.json) {
+    auto m = image.manifest;
+    m["dir"] = image.dir.string();
+    std::cout << pretty_json(m) << std::endl;
+    return 0;
+  }
+  auto str = [&](const char* k) {
+    auto* v = image.manifest.if_contains(k);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string("?");
+  };
+  std::cout << fmt::format("guest image in {}\n", image.dir.string());
+  std::cout << fmt::format("  recipe hash   {}\n  built at      {}\n  debian        {}\n  kernel        {}\n"
+                           "  sysbench      {} (sha256 {})\n",
+                           image.recipe_hash, str("built_at"), str("debian_suite"), image.kernel_version,
+                           image.sysbench_version, image.sysbench_sha256);
+  for (auto& name : {"base.qcow2", "vmlinuz", "initrd.img", "rootfs.tar"}) {
+    std::error_code ec;
+    auto size = fs::file_size(image.dir / name, ec);
+    std::cout << fmt::format("  {:<13} {}\n", name, ec ? std::string("missing") : human_bytes(static_cast<double>(size)));
+  }
+  if (auto* p = image.manifest.if_contains("packages"); p && p->is_object())
+    std::cout << fmt::format("  packages      {} installed\n", p->as_object().size());
+  return 0;
+}
+
+int doctor(bool json, const GlobalOptions& g) {
+  auto checks = run_doctor(data_dir_of(g));
+  if (json) {
+    std::cout << pretty_json(doctor_to_json(checks)) << std::endl;
+  } else {
+    for (auto& c : checks) {
+      std::cout << fmt::format("{:<5} {:<13} {}\n", c.status == "ok" ? "ok" : c.status == "warn" ? "WARN" : "FAIL", c.name,
+                               c.detail);
+      if (!c.fix.empty())
+        std::cout << fmt::format("      {:<13} fix: {}\n", "", c.fix);
+    }
+  }
+  bool failed = std::any_of(checks.begin(), checks.end(), [](auto& c) { return c.status == "fail"; });
+  return failed ? 1 : 0;
+}
+
+} // namespace
+
+std::vector<Command> add_image_commands(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<ImageArgs>();
+  auto* image = app.add_subcommand("image", "Build or list the guest image (VM disk, kernel, container rootfs) from guest-images/");
+  image->require_subcommand(1);
+  auto* build = image->add_subcommand("build", "Build the guest image with debootstrap (root); does nothing when the recipe is unchanged");
+  build->add_flag("--force", args->force, "Rebuild even when the recipe is unchanged");
+  build->add_option("--recipe", args->recipe, "The recipe directory")->capture_default_str();
+  auto* list = image->add_subcommand("list", "Show the built guest image and its manifest");
+  list->add_flag("--json", args->json, "Print the manifest as JSON");
+  auto* doc = app.add_subcommand("doctor", "Check what works on this host (QEMU, KVM, Docker, images, privileges, disk) "
+                                          "and say how to fix what does not; exit 1 when something needed fails");
+  doc->add_flag("--json", args->json, "Print the checks as JSON");
+  return {
+      {doc, [args, &global] { return doctor(args->json, global); }},
+      {build, [args, &global] { return image_build(*args, global); }},
+      {list, [args, &global] { return image_list(*args, global); }},
+  };
+}
+
+} // namespace virtbench
