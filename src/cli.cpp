@@ -84,20 +84,9 @@ std::string timestamp_for_paths() {
 // The size of the largest fileio data set in the suite, in bytes (for scratch disks).
 std::uint64_t largest_fileio_bytes(const Suite& suite) {
   std::uint64_t largest = 0;
-  for (auto& e : suite.experiments) {
-    if (e.workload != Workload::fileio)
-      continue;
-    auto size = e.option("file-total-size").value_or("2G");
-    std::uint64_t n = std::stoull(size);
-    switch (size.back()) {
-    case 'K': case 'k': n <<= 10; break;
-    case 'M': case 'm': n <<= 20; break;
-    case 'G': case 'g': n <<= 30; break;
-    case 'T': case 't': n <<= 40; break;
-    default: break;
-    }
-    largest = std::max(largest, n);
-  }
+  for (auto& e : suite.experiments)
+    if (e.workload == Workload::fileio)
+      largest = std::max(largest, e.fileio_bytes());
   return largest;
 }
 

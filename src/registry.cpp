@@ -1,6 +1,7 @@
 // Maps platform names to the drivers' factories.
 #include "platform.hpp"
 
+#include "drivers/docker/docker.hpp"
 #include "drivers/native/native.hpp"
 #include "util/error.hpp"
 
@@ -13,6 +14,7 @@ namespace {
 const std::vector<std::pair<std::string, PlatformFactory>>& registry() {
   static const std::vector<std::pair<std::string, PlatformFactory>> k_registry = {
       {"native", native::make_platform},
+      {"docker", docker::make_platform},
   };
   return k_registry;
 }

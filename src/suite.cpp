@@ -290,6 +290,18 @@ std::optional<std::string> Experiment::option(std::string_view key) const {
   return std::nullopt;
 }
 
+std::uint64_t Experiment::fileio_bytes() const {
+  auto size = option("file-total-size").value_or("2G");
+  std::uint64_t n = std::stoull(size);
+  switch (size.back()) {
+  case 'K': case 'k': return n << 10;
+  case 'M': case 'm': return n << 20;
+  case 'G': case 'g': return n << 30;
+  case 'T': case 't': return n << 40;
+  default: return n;
+  }
+}
+
 Suite parse_suite(std::string_view toml_text, std::string_view source) {
   return SuiteParser(source).parse(toml_text);
 }

@@ -26,6 +26,8 @@ struct Experiment {
   std::vector<std::string> sysbench_argv(std::string_view phase) const;
   // Value of an option, if set.
   std::optional<std::string> option(std::string_view key) const;
+  // Bytes of a fileio data set (--file-total-size; sysbench's default 2G).
+  std::uint64_t fileio_bytes() const;
 };
 
 struct Suite {
