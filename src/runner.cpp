@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <csignal>
 #include <iostream>
+#include <map>
 #include <random>
 
 namespace virtbench {
@@ -220,6 +221,7 @@ private:
       m_results.flush();
     }
 
+    warn_about_page_cache();
     auto steps = plan_steps(m_config.suite, m_slots.size(), m_config.order, m_config.seed);
     std::size_t total = steps.size(), done = 0;
     PlatformSlot* current = nullptr;
@@ -250,6 +252,49 @@ private:
     }
     if (current && current->failure.empty())
       co_await current->platform->freeze();
+  }
+
+  // fileio on a data set smaller than the platform's RAM, without direct I/O, measures
+  // the page cache more than the storage: say so in the results (and the report).
+  void warn_about_page_cache() {
+    auto& doc = m_results.doc();
+    boost::json::array warnings;
+    for (auto& e : m_config.suite.experiments) {
+      if (e.workload != Workload::fileio || e.option("file-extra-flags") == "direct")
+        continue;
+      for (auto& slot : m_slots) {
+        if (!slot.started)
+          continue;
+        auto d = slot.platform->describe();
+        auto* mem = d.if_contains("memory_bytes");
+        if (!mem)
+          mem = doc["host"].as_object().if_contains("memory_bytes");
+        if (!mem || !mem->is_number())
+          continue;
+        double ram = mem->to_number<double>();
+        if (static_cast<double>(e.fileio_bytes()) < ram)
+          warnings.push_back(boost::json::string(fmt::format(
+              "{} on {}: the fileio data set ({} MiB) is smaller than the RAM ({:.1f} GiB) and no direct I/O is "
+              "used, so the page cache dominates; add file-extra-flags = \"direct\" to the experiment to measure storage",
+              e.name, slot.platform->name(), e.fileio_bytes() >> 20, ram / (1u << 30))));
+      }
+    }
+    if (!warnings.empty()) {
+      doc["warnings"] = std::move(warnings);
+      m_results.flush();
+    }
+  }
+
+  // Host CPU seconds of every other started platform (frozen while this one runs).
+  awaitable<std::map<std::string, CpuSeconds>> frozen_accounting(const PlatformSlot& measured) {
+    std::map<std::string, CpuSeconds> result;
+    for (auto& slot : m_slots) {
+      if (&slot == &measured || !slot.started || !slot.failure.empty())
+        continue;
+      if (auto a = co_await slot.platform->host_accounting())
+        result[slot.platform->name()] = *a;
+    }
+    co_return result;
   }
 
   // The cost of the channel that starts the workload (process spawn, Docker exec, agent
@@ -347,6 +392,8 @@ private:
       if (p.has_guest_view())
         guest_sampler.emplace([&p]() { return p.read_file("/proc/stat"); }, m_config.sample_interval);
       auto accounting_before = co_await p.host_accounting();
+      auto frozen_before = co_await frozen_accounting(slot);
+      auto measured_from = std::chrono::steady_clock::now();
 
       ExecResult result;
       auto workload = [&]() -> awaitable<void> {
@@ -367,6 +414,8 @@ private:
       else
         co_await (workload() && host_sampler.run());
       auto accounting_after = co_await p.host_accounting();
+      auto frozen_after = co_await frozen_accounting(slot);
+      double measured_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - measured_from).count();
 
       write_file_atomic(m_config.out_dir / raw_rel, result.out);
       if (!result.err.empty())
@@ -387,6 +436,14 @@ private:
       if (charged)
         cpu["platform_process"] = {{"user_s", std::round(charged->user_s * 1000) / 1000},
                                    {"kernel_s", std::round(charged->kernel_s * 1000) / 1000}};
+      // What the platforms waiting their turn (frozen) cost the host meanwhile, in % of one CPU.
+      boost::json::object frozen;
+      for (auto& [name, before] : frozen_before)
+        if (auto after = frozen_after.find(name); after != frozen_after.end() && measured_s > 0)
+          frozen[name] = std::round(10000 * ((after->second.user_s + after->second.kernel_s) -
+                                             (before.user_s + before.kernel_s)) / measured_s) / 100;
+      if (!frozen.empty())
+        cpu["frozen_platforms_cpu_pct"] = std::move(frozen);
       cpu["samples"] = host_sampler.samples();
       if (!host_sampler.error().empty())
         cpu["host_sampler_error"] = host_sampler.error();
