@@ -1,0 +1,140 @@
+#include "methodology.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+
+namespace virtbench {
+
+namespace {
+
+std::string text(const boost::json::value* v) {
+  if (!v)
+    return {};
+  return v->is_string() ? std::string(v->get_string()) : boost::json::serialize(*v);
+}
+
+double number(const boost::json::value* v) { return v && v->is_number() ? v->to_number<double>() : 0; }
+
+} // namespace
+
+std::string render_methodology(const boost::json::object& r) {
+  std::string md = "## Methodology\n\n";
+  auto& runs = r.at("runs").as_array();
+  auto& suite = r.at("suite").as_object();
+
+  // Order.
+  auto order = text(r.if_contains("order"));
+  std::map<std::string, std::vector<std::string>> round_orders; // "exp/round" -> platforms in order
+  for (auto& v : runs) {
+    auto& run = v.as_object();
+    round_orders[text(run.if_contains("experiment")) + "/" + text(run.if_contains("round"))].push_back(
+        text(run.if_contains("platform")));
+  }
+  std::set<std::vector<std::string>> distinct;
+  for (auto& [k, platforms] : round_orders)
+    if (platforms.size() > 1)
+      distinct.insert(platforms);
+  if (order == "interleaved")
+    md += fmt::format("- **Order**: interleaved. Every platform was started first; then, experiment by experiment and "
+                      "round by round, each platform ran one iteration in a shuffled order (seed {}, {} distinct "
+                      "orders over {} rounds) while the others were frozen (QMP `stop`, Engine API `pause`), so drift "
+                      "over time spreads evenly over the platforms.\n",
+                      text(r.if_contains("seed")), distinct.size(), round_orders.size());
+  else
+    md += "- **Order**: grouped: all of one platform's iterations, then the next platform's, as the assignment did "
+          "(drift over time then falls on whole platforms).\n";
+  md += "- **Iterations** never overlap (the assignment's script started five sysbench processes at once).\n";
+
+  // Warm-ups.
+  std::string warm;
+  for (auto& e : suite.at("experiments").as_array()) {
+    auto& exp = e.as_object();
+    warm += fmt::format("{}{} {}", warm.empty() ? "" : ", ", text(exp.if_contains("name")), text(exp.if_contains("warmup")));
+  }
+  md += fmt::format("- **Warm-up** iterations, run and recorded but left out of every statistic: {}.\n", warm);
+
+  // Cache drops.
+  if (r.contains("drop_caches") && r.at("drop_caches").as_bool()) {
+    std::map<std::string, std::pair<int, int>> verified; // where -> (verified, total)
+    std::uint64_t max_after_host = 0;
+    for (auto& v : runs) {
+      auto* drops = v.as_object().if_contains("cache_drops");
+      if (!drops)
+        continue;
+      for (auto& d : drops->as_array()) {
+        auto& o = d.as_object();
+        auto& [ok, total] = verified[text(o.if_contains("where"))];
+        ++total;
+        if (o.contains("verified") && o.at("verified").as_bool())
+          ++ok;
+        if (text(o.if_contains("where")) == "host")
+          max_after_host = std::max<std::uint64_t>(max_after_host, static_cast<std::uint64_t>(number(o.if_contains("cached_after_kib"))));
+      }
+    }
+    std::string where;
+    for (auto& [w, c] : verified)
+      where += fmt::format("{}{}: {} of {} drops verified", where.empty() ? "" : "; ", w, c.first, c.second);
+    md += fmt::format("- **Caches**: before every fileio run (after its untimed `prepare`), `sync` then "
+                      "`3 > /proc/sys/vm/drop_caches` (page cache, dentries and inodes) where the I/O is cached: the "
+                      "host for native and docker, the guest (and the host unless QEMU uses `cache=none`) for qemu. "
+                      "`Cached:` in /proc/meminfo is read before and after each drop; a drop counts as verified when it "
+                      "fell by at least half the data set just written ({}).\n",
+                      where.empty() ? "no fileio runs" : where);
+  } else {
+    md += "- **Caches** were not dropped (`--no-drop-caches`): fileio figures include a warm page cache.\n";
+  }
+
+  // Per platform: storage, accelerator, channel.
+  for (auto& pv : r.at("platforms").as_array()) {
+    auto& p = pv.as_object();
+    auto name = text(p.if_contains("name"));
+    std::string line = fmt::format("- **{}**:", name);
+    if (auto* a = p.if_contains("accel"))
+      line += fmt::format(" accelerator {} ({});", text(a), text(p.if_contains("accel_reason")));
+    if (auto* s = p.if_contains("fileio_storage"))
+      line += fmt::format(" fileio files on {};", text(s));
+    if (auto* c = p.if_contains("channel_overhead"); c && c->is_object()) {
+      auto& co = c->as_object();
+      line += fmt::format(" launching a no-op command through its channel took {:.2f} ms (median of {}, p90 {:.2f} ms), "
+                          "which every wall-clock figure includes and sysbench's own figures do not;",
+                          number(co.if_contains("median_ms")), text(co.if_contains("n")), number(co.if_contains("p90_ms")));
+    }
+    double frozen_max = -1;
+    for (auto& v : runs)
+      if (auto* f = v.as_object().if_contains("cpu"); f && f->is_object())
+        if (auto* fp = f->as_object().if_contains("frozen_platforms_cpu_pct"); fp && fp->is_object())
+          if (auto* x = fp->as_object().if_contains(name))
+            frozen_max = std::max(frozen_max, number(x));
+    if (frozen_max >= 0)
+      line += fmt::format(" while frozen it used at most {:.2f}% of one host CPU;", frozen_max);
+    if (auto* e = p.if_contains("error"))
+      line += fmt::format(" FAILED: {};", text(e));
+    if (line.back() == ';')
+      line.back() = '.';
+    else
+      line += " no further facts recorded.";
+    md += line + "\n";
+  }
+
+  md += fmt::format("- **CPU split**: /proc/stat sampled every {} ms during each run on the host (and in the guest "
+                    "through the agent); user = user + nice, kernel = system + irq + softirq, as percentages of all "
+                    "CPU time over the run. \"process\" figures are the workload's own CPU seconds (native), the "
+                    "container's cgroup (docker) or QEMU's threads (qemu), as the host charged them.\n",
+                    text(r.if_contains("sample_interval_ms")));
+  if (auto* w = r.if_contains("warnings"); w && w->is_array())
+    for (auto& x : w->as_array())
+      md += "- **Warning**: " + text(&x) + "\n";
+  md += fmt::format("- **Provenance**: virtbench {}, command `{}`.\n", text(r.if_contains("virtbench_version")), [&] {
+    std::string c;
+    if (auto* cmd = r.if_contains("command"); cmd && cmd->is_array())
+      for (auto& a : cmd->as_array())
+        c += (c.empty() ? "" : " ") + text(&a);
+    return c;
+  }());
+  return md;
+}
+
+} // namespace virtbench

@@ -1,0 +1,54 @@
+#include "methodology.hpp"
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+using namespace virtbench;
+
+namespace {
+
+boost::json::object results() {
+  return boost::json::parse(R"({
+    "schema": "virtbench/results/v1", "virtbench_version": "v0-test", "command": ["virtbench", "run"],
+    "order": "interleaved", "seed": 42, "drop_caches": true, "sample_interval_ms": 200,
+    "suite": {"name": "s", "experiments": [{"name": "io", "workload": "fileio", "warmup": 0}]},
+    "platforms": [
+      {"name": "native", "fileio_storage": "host directory /x (ext4)",
+       "channel_overhead": {"n": 20, "median_ms": 1.5, "p90_ms": 2.5}},
+      {"name": "qemu", "accel": "tcg", "accel_reason": "no vmx/svm", "channel_overhead": {"n": 20, "median_ms": 30.25, "p90_ms": 41.0}}],
+    "runs": [
+      {"platform": "native", "experiment": "io", "round": 1,
+       "cache_drops": [{"where": "host", "verified": true, "cached_after_kib": 100}],
+       "cpu": {"frozen_platforms_cpu_pct": {"qemu": 0.4}}},
+      {"platform": "qemu", "experiment": "io", "round": 1,
+       "cache_drops": [{"where": "guest", "verified": false}, {"where": "host", "verified": true}]},
+      {"platform": "qemu", "experiment": "io", "round": 2},
+      {"platform": "native", "experiment": "io", "round": 2,
+       "cpu": {"frozen_platforms_cpu_pct": {"qemu": 0.9}}}],
+    "warnings": ["io on native: the page cache dominates"]
+  })").as_object();
+}
+
+} // namespace
+
+TEST_CASE("the methodology section states order, seed, drops, storage, channel and accelerator from the results") {
+  auto md = render_methodology(results());
+  CHECK(md.find("## Methodology") == 0);
+  CHECK(md.find("shuffled order (seed 42, 2 distinct orders over 2 rounds)") != std::string::npos);
+  CHECK(md.find("guest: 0 of 1 drops verified; host: 2 of 2 drops verified") != std::string::npos);
+  CHECK(md.find("fileio files on host directory /x (ext4)") != std::string::npos);
+  CHECK(md.find("took 30.25 ms (median of 20, p90 41.00 ms)") != std::string::npos);
+  CHECK(md.find("accelerator tcg (no vmx/svm)") != std::string::npos);
+  CHECK(md.find("while frozen it used at most 0.90% of one host CPU") != std::string::npos);
+  CHECK(md.find("**Warning**: io on native: the page cache dominates") != std::string::npos);
+  CHECK(md.find("virtbench v0-test") != std::string::npos);
+}
+
+TEST_CASE("grouped runs and runs without cache drops say so") {
+  auto r = results();
+  r["order"] = "grouped";
+  r["drop_caches"] = false;
+  auto md = render_methodology(r);
+  CHECK(md.find("grouped: all of one platform's iterations") != std::string::npos);
+  CHECK(md.find("were not dropped (`--no-drop-caches`)") != std::string::npos);
+}
