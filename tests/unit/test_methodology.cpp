@@ -8,7 +8,7 @@ using namespace virtbench;
 namespace {
 
 boost::json::object results() {
-  return boost::json::parse(R"({
+  return boost::json::parse(R"json({
     "schema": "virtbench/results/v1", "virtbench_version": "v0-test", "command": ["virtbench", "run"],
     "order": "interleaved", "seed": 42, "drop_caches": true, "sample_interval_ms": 200,
     "suite": {"name": "s", "experiments": [{"name": "io", "workload": "fileio", "warmup": 0}]},
@@ -26,7 +26,7 @@ boost::json::object results() {
       {"platform": "native", "experiment": "io", "round": 2,
        "cpu": {"frozen_platforms_cpu_pct": {"qemu": 0.9}}}],
     "warnings": ["io on native: the page cache dominates"]
-  })").as_object();
+  })json").as_object();
 }
 
 } // namespace
