@@ -182,7 +182,9 @@ def main():
     except (OSError, ValueError):
         pass
 
-    tmp = tempfile.mkdtemp(prefix="vb-boot-check.")  # mkdtemp makes it 0700
+    # mkdtemp makes a private 0700 dir; keep socket paths short (108 bytes max)
+    base = None if len(tempfile.gettempdir()) < 60 else "/tmp"
+    tmp = tempfile.mkdtemp(prefix="vb-boot-check.", dir=base)
     os.chmod(tmp, 0o700)
     overlay = os.path.join(tmp, "overlay.qcow2")
     scratch = os.path.join(tmp, "scratch.raw")
@@ -191,7 +193,10 @@ def main():
     console = os.path.join(tmp, "console.log")
     proc = None
     agent = None
+    qemu_log = None
     ok = False
+    failure = None
+    console_tail = []
     old_handlers = {}
 
     def on_signal(signum, frame):
@@ -207,7 +212,10 @@ def main():
         drives = ["-drive", "file=%s,if=virtio,format=qcow2" % overlay]
         if not args.no_scratch:
             subprocess.run(["truncate", "-s", "512M", scratch], check=True)
-            subprocess.run(["mke2fs", "-q", "-t", "ext4", "-F", scratch], check=True)
+            # initialise everything now, so ext4lazyinit does not write in the guest
+            subprocess.run(["mke2fs", "-q", "-t", "ext4", "-F",
+                            "-E", "lazy_itable_init=0,lazy_journal_init=0", scratch],
+                           check=True)
             drives += ["-drive", "file=%s,if=virtio,format=raw" % scratch]
         qemu = ["qemu-system-x86_64", "-accel", args.accel,
                 "-machine", "q35", "-cpu", "max", "-smp", "2", "-m", "2048",
@@ -225,8 +233,9 @@ def main():
         if args.verbose:
             print(" ".join(qemu), file=sys.stderr)
         t0 = time.monotonic()
+        qemu_log = open(os.path.join(tmp, "qemu.log"), "w+b")
         proc = subprocess.Popen(qemu, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdout=qemu_log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
         # Wait for the agent: connect, then guest-sync-delimited until answered.
@@ -235,8 +244,9 @@ def main():
         sync_id = 123
         while True:
             if proc.poll() is not None:
+                qemu_log.seek(0)
                 raise CheckError("QEMU exited early (status %s): %s" % (
-                    proc.returncode, proc.stdout.read().decode(errors="replace").strip()))
+                    proc.returncode, qemu_log.read().decode(errors="replace").strip()))
             if time.monotonic() > deadline:
                 raise CheckError("no answer from the guest agent within %.0fs" % args.timeout)
             try:
@@ -288,12 +298,14 @@ def main():
             raise CheckError("QEMU exited with status %d" % proc.returncode)
         ok = True
     except CheckError as e:
-        print("boot-check: FAILED: %s" % e, file=sys.stderr)
+        failure = str(e)
     except KeyboardInterrupt:
-        print("boot-check: interrupted", file=sys.stderr)
-    except (OSError, subprocess.CalledProcessError, ValueError, KeyError) as e:
-        print("boot-check: FAILED: %s: %s" % (type(e).__name__, e), file=sys.stderr)
+        failure = "interrupted"
+    except Exception as e:  # anything else: report it, but still clean up
+        failure = "%s: %s" % (type(e).__name__, e)
     finally:
+        # Clean up first, print afterwards (printing can fail, e.g. on a
+        # closed pipe, and must not leave QEMU or the temp dir behind).
         if agent:
             agent.close()
         if proc and proc.poll() is None:
@@ -302,18 +314,25 @@ def main():
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
-        if not ok:
-            print("boot-check: last console lines:", file=sys.stderr)
-            for line in tail(console):
-                print("  | " + line, file=sys.stderr)
+        console_tail = tail(console) if not ok else []
         if args.console:
             try:
                 shutil.copyfile(console, args.console)
             except OSError as e:
-                print("boot-check: cannot copy the console log: %s" % e, file=sys.stderr)
+                console_tail.append("(cannot copy the console log to %s: %s)" % (args.console, e))
+        if qemu_log:
+            qemu_log.close()
         shutil.rmtree(tmp, ignore_errors=True)
         for s, h in old_handlers.items():
             signal.signal(s, h)
+    if not ok:
+        try:
+            print("boot-check: FAILED: %s" % (failure or "unknown error"), file=sys.stderr)
+            print("boot-check: last console lines:", file=sys.stderr)
+            for line in console_tail:
+                print("  | " + line, file=sys.stderr)
+        except OSError:
+            pass
     return 0 if ok else 1
 
 

@@ -17,8 +17,8 @@
 #   OUTDIR/manifest.json  recipe hash, packages, sysbench sha256, file digests
 #
 # Must run as root (debootstrap, chroot).  Environment (all optional):
-#   VIRTBENCH_RECIPE_HASH  recipe hash to record (default: sha256 of
-#                          packages.txt, init and build.sh concatenated)
+#   VIRTBENCH_RECIPE_HASH  recipe hash to record (default: sha256 of the
+#                          output of `sha256sum packages.txt init build.sh`)
 #   VIRTBENCH_MIRROR, VIRTBENCH_SUITE
 #                          override the mirror URI / suite read from apt
 #   VIRTBENCH_DEBOOTSTRAP_CACHE
@@ -66,7 +66,7 @@ cleanup() {
             while read -r m; do umount -l "$m" 2>/dev/null; done
         rm -rf --one-file-system "$WORK"
     fi
-    if [ $rc -ne 0 ]; then
+    if [ $rc -ne 0 ] && [ "$STEP" != start ]; then
         echo "$PROG: FAILED at step: $STEP (exit status $rc)" >&2
         local d avail
         for d in "$OUTDIR_ABS" "${TMPBASE:-}"; do
@@ -124,11 +124,12 @@ for f in packages.txt init build.sh; do
     [ -r "$HERE/$f" ] || die "recipe file $HERE/$f is missing"
 done
 
-# Recipe hash: sha256 of packages.txt, init and build.sh, concatenated in that order.
+# Recipe hash (what `virtbench image build` computes and passes in): the sha256
+# of `sha256sum packages.txt init build.sh`'s output, run in this directory.
 if [ -n "${VIRTBENCH_RECIPE_HASH:-}" ]; then
     RECIPE_HASH=$VIRTBENCH_RECIPE_HASH
 else
-    RECIPE_HASH=$(cat "$HERE/packages.txt" "$HERE/init" "$HERE/build.sh" | sha256sum | cut -d' ' -f1)
+    RECIPE_HASH=$(cd "$HERE" && sha256sum packages.txt init build.sh | sha256sum | cut -d' ' -f1)
 fi
 
 # Package list: strip comments and blanks, join with commas.
@@ -337,7 +338,8 @@ fi
 # ------------------------------------------------------ configure the root ---
 say "installing the init and the shutdown helpers"
 install -m 0755 "$HERE/init" "$ROOTFS/usr/sbin/virtbench-init"
-for n in shutdown poweroff halt reboot; do
+# /sbin/init too, so the image also boots when init= is forgotten.
+for n in init shutdown poweroff halt reboot; do
     if [ -e "$ROOTFS/usr/sbin/$n" ] || [ -L "$ROOTFS/usr/sbin/$n" ]; then
         die "a package installed /sbin/$n (an init system in packages.txt?); the image must use virtbench-init's"
     fi
