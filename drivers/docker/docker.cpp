@@ -1,0 +1,651 @@
+#include "drivers/docker/docker.hpp"
+
+#include "drivers/docker/dockerd.hpp"
+#include "drivers/docker/engine_client.hpp"
+#include "drivers/docker/protocol.hpp"
+#include "host.hpp"
+#include "image.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/process.hpp"
+
+#include <boost/json.hpp>
+
+#include <fmt/format.h>
+
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace virtbench::docker {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+constexpr const char* k_scratch_in_container = "/scratch";
+constexpr const char* k_default_socket = "/var/run/docker.sock";
+
+std::string filesystem_type(const fs::path& p) {
+  struct statfs s{};
+  if (::statfs(p.c_str(), &s) != 0)
+    return "unknown";
+  switch (static_cast<unsigned long>(s.f_type)) {
+  case 0xEF53: return "ext4";
+  case 0x58465342: return "xfs";
+  case 0x9123683E: return "btrfs";
+  case 0x01021994: return "tmpfs";
+  case 0x794c7630: return "overlayfs";
+  default: return fmt::format("0x{:x}", static_cast<unsigned long>(s.f_type));
+  }
+}
+
+// True when `pid` is a live virtbench process (its containers are not leftovers).
+bool is_live_virtbench(long pid) {
+  if (pid <= 0)
+    return false;
+  try {
+    auto comm = read_file(fmt::format("/proc/{}/comm", pid));
+    return comm.starts_with("virtbench");
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::string str_at(const json::value& v, std::initializer_list<const char*> keys) {
+  const json::value* p = &v;
+  for (auto* k : keys) {
+    if (!p->is_object() || !(p = p->as_object().if_contains(k)))
+      return {};
+  }
+  if (p->is_bool())
+    return p->as_bool() ? "true" : "false";
+  return p->is_string() ? std::string(p->as_string()) : p->is_number() ? json::serialize(*p) : std::string();
+}
+
+// Cumulative CPU seconds of a cgroup from its files, found through a member's /proc/<pid>/cgroup
+// (the fallback when the engine's stats omit the user/kernel split).
+std::optional<CpuSeconds> cgroup_cpu_of(long pid) {
+  std::string cgroups;
+  try {
+    cgroups = read_file(fmt::format("/proc/{}/cgroup", pid));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  std::size_t pos = 0;
+  while (pos < cgroups.size()) {
+    auto nl = cgroups.find('\n', pos);
+    std::string line = cgroups.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? cgroups.size() : nl + 1;
+    auto c1 = line.find(':'), c2 = line.find(':', c1 + 1);
+    if (c1 == std::string::npos || c2 == std::string::npos)
+      continue;
+    auto controllers = line.substr(c1 + 1, c2 - c1 - 1);
+    auto path = line.substr(c2 + 1);
+    try {
+      if (controllers.find("cpuacct") != std::string::npos) { // cgroup v1: USER_HZ ticks
+        auto stat = read_file("/sys/fs/cgroup/cpuacct" + path + "/cpuacct.stat");
+        double hz = static_cast<double>(::sysconf(_SC_CLK_TCK));
+        CpuSeconds s;
+        s.user_s = std::stod(stat.substr(stat.find("user ") + 5)) / hz;
+        s.kernel_s = std::stod(stat.substr(stat.find("system ") + 7)) / hz;
+        return s;
+      }
+      if (line.starts_with("0::")) { // cgroup v2: microseconds
+        auto stat = read_file("/sys/fs/cgroup" + path + "/cpu.stat");
+        CpuSeconds s;
+        s.user_s = std::stod(stat.substr(stat.find("user_usec ") + 10)) / 1e6;
+        s.kernel_s = std::stod(stat.substr(stat.find("system_usec ") + 12)) / 1e6;
+        return s;
+      }
+    } catch (const std::exception&) {
+    }
+  }
+  return std::nullopt;
+}
+
+class DockerPlatform final : public Platform {
+public:
+  explicit DockerPlatform(PlatformOptions options) : m_options(std::move(options)) {}
+  ~DockerPlatform() override { cleanup(); }
+
+  std::string name() const override { return "docker"; }
+
+  awaitable<void> start() override {
+    if (m_options.docker_storage != "bind" && m_options.docker_storage != "volume")
+      throw UsageError("--docker-storage \"" + m_options.docker_storage +
+                       "\": use bind (a host directory bind-mounted at /scratch) or volume (a named volume)");
+    m_container_name = "virtbench-" + m_options.run_id;
+    co_await connect();
+    co_await remove_leftovers();
+    co_await ensure_image();
+    co_await create_container();
+    m_started = true;
+    co_await verify_sysbench();
+  }
+
+  awaitable<void> stop() override {
+    cleanup();
+    co_return;
+  }
+
+  awaitable<void> freeze() override {
+    if (m_paused || m_container_id.empty())
+      co_return;
+    auto path = "/containers/" + m_container_id + "/pause";
+    co_await api("POST", path);
+    m_paused = true;
+  }
+
+  awaitable<void> thaw() override {
+    if (!m_paused)
+      co_return;
+    auto path = "/containers/" + m_container_id + "/unpause";
+    co_await api("POST", path);
+    m_paused = false;
+  }
+
+  awaitable<ExecResult> exec(ExecRequest request) override {
+    auto r = co_await run_exec(std::move(request), true);
+    co_return r;
+  }
+
+  awaitable<std::string> read_file(std::string path) override {
+    ExecRequest request;
+    request.argv = {"cat", path};
+    request.timeout = 30s;
+    auto r = co_await run_exec(std::move(request), true);
+    if (r.exit_code != 0)
+      throw Error(fmt::format("read {} in container {}: cat exited with {}: {}", path, m_container_name, r.exit_code,
+                              tail_lines(r.err, 3)));
+    co_return r.out;
+  }
+
+  // The container shares the host's kernel and page cache, and may not write
+  // /proc/sys/vm/drop_caches: the drop happens on the host.
+  awaitable<std::vector<CacheDrop>> drop_caches() override { co_return std::vector<CacheDrop>{drop_host_caches()}; }
+
+  awaitable<std::optional<CpuSeconds>> host_accounting() override {
+    auto path = "/containers/" + m_container_id + "/stats?stream=false&one-shot=true";
+    auto body = co_await api("GET", path);
+    if (auto cpu = parse_stats_cpu(body)) {
+      m_accounting_source = "engine stats (cpu_stats.cpu_usage.usage_in_usermode/usage_in_kernelmode)";
+      co_return cpu;
+    }
+    if (auto cpu = cgroup_cpu_of(m_container_pid)) {
+      m_accounting_source = "cgroup files of the container (the engine's stats have no user/kernel split)";
+      co_return cpu;
+    }
+    co_return std::nullopt;
+  }
+
+  bool has_guest_view() const override { return false; }
+
+  std::string scratch_dir() const override { return k_scratch_in_container; }
+
+  boost::json::object describe() const override {
+    json::object d{{"name", "docker"},
+                   {"engine_version", m_version.version},
+                   {"api_version", m_version.negotiated},
+                   {"engine_api_version", m_version.api_version},
+                   {"engine_kernel", m_version.kernel},
+                   {"docker_host", "unix://" + (m_client ? m_client->socket_path() : std::string())},
+                   {"engine_private", m_private != nullptr},
+                   {"storage_driver", m_storage_driver},
+                   {"cgroup_version", m_cgroup_version},
+                   {"cgroup_driver", m_cgroup_driver},
+                   {"image_tag", m_image_tag},
+                   {"image_id", m_image_id},
+                   {"container_id", m_container_id},
+                   {"container_name", m_container_name},
+                   {"network_mode", "none"},
+                   {"vcpus", m_options.vcpus},
+                   {"nano_cpus", static_cast<std::int64_t>(m_options.vcpus) * 1000000000LL},
+                   {"memory_bytes", m_options.memory_bytes},
+                   {"sysbench_version", m_sysbench_version},
+                   {"sysbench_sha256", m_sysbench_sha256},
+                   {"sysbench_sha256_manifest", m_manifest_sha256},
+                   {"fileio_storage", m_fileio_storage},
+                   {"docker_storage", m_options.docker_storage}};
+    if (m_import_s > 0)
+      d["image_import_s"] = std::round(m_import_s * 100) / 100;
+    d["host_accounting"] = m_accounting_source.empty() ? "engine stats (cpu_stats.cpu_usage)" : m_accounting_source;
+    return d;
+  }
+
+private:
+  void log(const std::string& line) const {
+    if (m_options.log)
+      m_options.log(line);
+  }
+
+  // What to say when the engine stopped answering during the run.
+  std::string engine_lost(const std::string& cause) {
+    std::string where = "the docker engine at unix://" + m_client->socket_path();
+    if (m_private) {
+      bool alive = m_private->running();
+      return fmt::format("{} (virtbench's private dockerd) stopped answering: {}; {} (its log: {})", where, cause,
+                         alive ? "it is still running" : "it exited",
+                         (m_options.raw_dir / "dockerd.log").string());
+    }
+    return fmt::format("{} stopped answering: {}; is dockerd still running? Container {} (label {}={}) is removed at "
+                       "the next virtbench run on this engine",
+                       where, cause, m_container_name, k_run_label, m_options.run_id);
+  }
+
+  // One Engine API call under the negotiated prefix. After start, a connection that fails
+  // means the platform is gone (PlatformLost), and so does our container vanishing.
+  awaitable<std::string> api(std::string_view method, std::string_view path, std::string_view body = {},
+                             std::chrono::milliseconds timeout = 30s) {
+    std::string lost;
+    try {
+      co_return co_await m_client->call(method, path, body, timeout);
+    } catch (const TransportError& e) {
+      if (!m_started || e.kind() == TransportError::Kind::aborted)
+        throw;
+      lost = engine_lost(e.what());
+    } catch (const EngineError& e) {
+      bool ours = !m_container_id.empty() && path.find(m_container_id) != std::string_view::npos;
+      std::string what = e.what();
+      if (!(m_started && ours &&
+            (e.status() == 404 || what.find("is not running") != std::string::npos ||
+             what.find("is restarting") != std::string::npos)))
+        throw;
+      lost = fmt::format("the container {} is gone: {}", m_container_name, what);
+    }
+    throw PlatformLost(lost);
+  }
+
+  awaitable<void> connect() {
+    std::string host = m_options.docker_host, source = "--docker-host";
+    if (host.empty()) {
+      if (const char* env = std::getenv("DOCKER_HOST"); env && *env) {
+        host = env;
+        source = "DOCKER_HOST";
+      }
+    }
+    bool explicit_host = !host.empty() && host != "private";
+    if (host != "private") {
+      std::string socket = explicit_host ? socket_path_from_docker_host(host) : k_default_socket;
+      m_client = std::make_unique<EngineClient>(socket);
+      std::string why;
+      HttpRequest ping;
+      ping.path = "/_ping";
+      ping.timeout = 5s;
+      try {
+        auto r = co_await m_client->send(std::move(ping));
+        if (r.status != 200)
+          why = engine_error_message("GET /_ping", r.status, r.body);
+      } catch (const TransportError& e) {
+        why = e.what();
+      }
+      if (!why.empty()) {
+        m_client.reset();
+        if (explicit_host)
+          throw Error(fmt::format("connect to the docker engine at unix://{} ({} {}): {}; start it (as root: "
+                                  "`dockerd -H unix://{} &`), or leave {} unset to let virtbench start a private "
+                                  "engine (as root)",
+                                  socket, source, host, why, socket, source));
+        if (::geteuid() != 0)
+          throw Error(fmt::format("connect to the docker engine at unix://{}: {}; start one (as root: `dockerd &` or "
+                                  "`service docker start`), point --docker-host or DOCKER_HOST at a running one, or "
+                                  "run virtbench as root so that it starts a private engine of its own",
+                                  socket, why));
+        if (find_dockerd().empty())
+          throw Error(fmt::format("connect to the docker engine at unix://{}: {}; and dockerd is not installed to "
+                                  "start a private one: apt-get install docker.io (tools/setup does)",
+                                  socket, why));
+        log(fmt::format("docker: no engine at unix://{} ({})", socket, why));
+      }
+    }
+    if (!m_client) {
+      PrivateEngineOptions po;
+      po.runtime_dir = m_options.runtime_dir;
+      po.data_dir = m_options.data_dir;
+      po.log_file = m_options.raw_dir / "dockerd.log";
+      po.run_id = m_options.run_id;
+      po.log = m_options.log;
+      m_private = std::make_unique<PrivateEngine>(std::move(po));
+      co_await m_private->start();
+      m_client = std::make_unique<EngineClient>(m_private->socket_path());
+    }
+
+    auto version_body = co_await m_client->call("GET", "/version");
+    m_version = parse_version(version_body);
+    m_client->set_api_version(m_version.negotiated);
+    auto info_body = co_await m_client->call("GET", "/info");
+    auto info = json::parse(info_body);
+    m_storage_driver = str_at(info, {"Driver"});
+    m_cgroup_driver = str_at(info, {"CgroupDriver"});
+    m_cgroup_version = str_at(info, {"CgroupVersion"});
+    log(fmt::format("docker: engine {} (API {}) at unix://{}, storage {}, cgroup v{} ({})", m_version.version,
+                    m_version.negotiated, m_client->socket_path(), m_storage_driver, m_cgroup_version,
+                    m_cgroup_driver));
+  }
+
+  // Containers and volumes labelled by an earlier virtbench run that did not clean up
+  // (crashed, killed, or its engine went away) are removed; a live run's are left alone.
+  awaitable<void> remove_leftovers() {
+    auto filters = url_encode(fmt::format(R"({{"label":["{}"]}})", k_run_label));
+    auto list_path = "/containers/json?all=1&filters=" + filters;
+    auto body = co_await m_client->call("GET", list_path);
+    for (auto& c : parse_labelled_containers(body)) {
+      if (c.pid != ::getpid() && is_live_virtbench(c.pid)) {
+        log(fmt::format("docker: leaving container {} alone: it belongs to virtbench run {} (pid {}), still running",
+                        c.name, c.run_id, c.pid));
+        continue;
+      }
+      auto del = "/containers/" + c.id + "?force=1&v=1";
+      co_await m_client->call("DELETE", del);
+      log(fmt::format("docker: removed container {} ({}, {}) left behind by an earlier virtbench run {} that did not "
+                      "clean up",
+                      c.name, c.id.substr(0, 12), c.state, c.run_id));
+    }
+    auto volumes_path = "/volumes?filters=" + filters;
+    auto vbody = co_await m_client->call("GET", volumes_path);
+    auto v = json::parse(vbody);
+    if (auto* vols = v.is_object() ? v.as_object().if_contains("Volumes") : nullptr; vols && vols->is_array()) {
+      for (auto& vol : vols->as_array()) {
+        auto name = str_at(vol, {"Name"});
+        auto pid = str_at(vol, {"Labels", k_pid_label});
+        long p = pid.empty() ? 0 : std::strtol(pid.c_str(), nullptr, 10);
+        if (name.empty() || (p != ::getpid() && is_live_virtbench(p)))
+          continue;
+        auto del = "/volumes/" + name + "?force=1";
+        co_await m_client->call("DELETE", del);
+        log(fmt::format("docker: removed volume {} left behind by an earlier virtbench run", name));
+      }
+    }
+  }
+
+  awaitable<void> ensure_image() {
+    bool ours = m_options.docker_image.empty();
+    std::optional<GuestImage> guest;
+    try {
+      guest = load_guest_image(m_options.data_dir);
+    } catch (const Error&) {
+      if (ours)
+        throw;
+    }
+    if (guest)
+      m_manifest_sha256 = guest->sysbench_sha256;
+    m_image_tag = ours ? "virtbench/guest:" + guest->recipe_hash.substr(0, 12) : m_options.docker_image;
+    auto inspect_path = "/images/" + m_image_tag + "/json";
+    try {
+      auto body = co_await m_client->call("GET", inspect_path);
+      m_image_id = str_at(json::parse(body), {"Id"});
+      co_return;
+    } catch (const EngineError& e) {
+      if (e.status() != 404)
+        throw;
+      if (!ours)
+        throw Error(fmt::format("docker image {} (--docker-image) is not in the engine at unix://{}: {}; omit "
+                                "--docker-image to use virtbench's guest image",
+                                m_image_tag, m_client->socket_path(), e.what()));
+    }
+    co_await import_image(guest->rootfs_tar);
+    auto body = co_await m_client->call("GET", inspect_path);
+    m_image_id = str_at(json::parse(body), {"Id"});
+  }
+
+  awaitable<void> import_image(fs::path rootfs_tar) {
+    auto colon = m_image_tag.rfind(':');
+    auto repo = m_image_tag.substr(0, colon), tag = m_image_tag.substr(colon + 1);
+    std::error_code ec;
+    auto size = fs::file_size(rootfs_tar, ec);
+    log(fmt::format("docker: importing {} ({:.0f} MiB) as {} ...", rootfs_tar.string(), size / 1048576.0, m_image_tag));
+    auto executor = co_await asio::this_coro::executor;
+    auto last_decile = std::make_shared<std::atomic<int>>(0);
+    auto logger = m_options.log;
+    HttpRequest request;
+    request.method = "POST";
+    request.path = m_client->versioned("/images/create?fromSrc=-&repo=" + url_encode(repo) + "&tag=" + url_encode(tag));
+    request.upload_file = rootfs_tar;
+    request.content_type = "application/x-tar";
+    request.timeout = 20min;
+    request.on_upload = [executor, last_decile, logger](std::uint64_t sent, std::uint64_t total) {
+      int decile = static_cast<int>(sent * 10 / total);
+      if (decile > last_decile->exchange(std::max(decile, last_decile->load())) && decile < 10 && logger)
+        asio::post(executor, [logger, decile] { logger(fmt::format("docker: import {}0% uploaded", decile)); });
+    };
+    auto started = std::chrono::steady_clock::now();
+    auto call = request.method + " " + request.path;
+    auto response = co_await m_client->send(std::move(request));
+    if (response.status < 200 || response.status >= 300)
+      throw EngineError(engine_error_message(call, response.status, response.body), response.status);
+    auto id = parse_import_response(response.body);
+    m_import_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    log(fmt::format("docker: imported {} as {} in {:.1f} s", id.substr(0, 19), m_image_tag, m_import_s));
+  }
+
+  awaitable<void> create_container() {
+    json::object host_config{{"NetworkMode", "none"},
+                             {"NanoCpus", static_cast<std::int64_t>(m_options.vcpus) * 1000000000LL},
+                             {"Memory", m_options.memory_bytes},
+                             {"MemorySwap", m_options.memory_bytes}}; // no swap beyond the limit, like the VM
+    json::object labels{{k_run_label, m_options.run_id}, {k_pid_label, std::to_string(::getpid())}};
+    if (m_options.docker_storage == "bind") {
+      m_scratch.emplace(m_options.data_dir / "scratch", "docker-");
+      host_config["Binds"] = json::array{json::string(m_scratch->path().string() + ":" + k_scratch_in_container)};
+      m_fileio_storage = fmt::format("bind-mounted host directory {} ({}) at {}", m_scratch->path().string(),
+                                     filesystem_type(m_scratch->path()), k_scratch_in_container);
+    } else {
+      json::object volume{{"Name", m_container_name}, {"Labels", labels}};
+      auto create_path = std::string("/volumes/create");
+      auto volume_body = json::serialize(volume);
+      auto created = co_await m_client->call("POST", create_path, volume_body);
+      m_volume = m_container_name;
+      auto mountpoint = str_at(json::parse(created), {"Mountpoint"});
+      host_config["Mounts"] = json::array{
+          json::object{{"Type", "volume"}, {"Source", m_volume}, {"Target", k_scratch_in_container}}};
+      m_fileio_storage = fmt::format("volume {} ({} driver, {} on the host, {}) at {}", m_volume,
+                                     str_at(json::parse(created), {"Driver"}), mountpoint,
+                                     filesystem_type(fs::path(mountpoint).parent_path()), k_scratch_in_container);
+    }
+    json::object config{{"Image", m_image_tag},
+                        {"Cmd", json::array{"sleep", "infinity"}},
+                        {"Labels", labels},
+                        {"StopSignal", "SIGKILL"}, // nothing to shut down gracefully: stop and removal are instant
+                        {"NetworkDisabled", true},
+                        {"WorkingDir", k_scratch_in_container},
+                        {"HostConfig", host_config}};
+    auto create_path = "/containers/create?name=" + url_encode(m_container_name);
+    auto body = json::serialize(config);
+    auto created = co_await m_client->call("POST", create_path, body);
+    m_container_id = str_at(json::parse(created), {"Id"});
+    auto start_path = "/containers/" + m_container_id + "/start";
+    co_await m_client->call("POST", start_path);
+    auto inspect_path = "/containers/" + m_container_id + "/json";
+    auto inspected = json::parse(co_await m_client->call("GET", inspect_path));
+    auto pid = str_at(inspected, {"State", "Pid"});
+    m_container_pid = pid.empty() ? 0 : std::strtol(pid.c_str(), nullptr, 10);
+    log(fmt::format("docker: container {} ({}) running {} with {} CPU(s), {} MiB, no network; fileio in {}",
+                    m_container_name, m_container_id.substr(0, 12), m_image_tag, m_options.vcpus,
+                    m_options.memory_bytes >> 20, m_fileio_storage));
+  }
+
+  awaitable<void> verify_sysbench() {
+    ExecRequest sum;
+    sum.argv = {"sha256sum", "/usr/bin/sysbench"};
+    sum.timeout = 60s;
+    auto r = co_await run_exec(std::move(sum), true);
+    if (r.exit_code != 0)
+      throw Error(fmt::format("sha256sum /usr/bin/sysbench in container {}: exit code {}: {}", m_container_name,
+                              r.exit_code, tail_lines(r.err + r.out, 5)));
+    m_sysbench_sha256 = r.out.substr(0, r.out.find(' '));
+    if (!m_manifest_sha256.empty() && m_manifest_sha256 != m_sysbench_sha256) {
+      auto message = fmt::format("the container's /usr/bin/sysbench (sha256 {}) is not the guest image's (manifest: {})",
+                                 m_sysbench_sha256, m_manifest_sha256);
+      if (m_options.docker_image.empty())
+        throw Error(message + "; rebuild the image (`virtbench image build --force`) and remove the stale tag " +
+                    m_image_tag + " from the engine");
+      log("docker: warning: " + message + " (--docker-image " + m_image_tag + ")");
+    }
+    ExecRequest version;
+    version.argv = {"sysbench", "--version"};
+    version.timeout = 60s;
+    auto v = co_await run_exec(std::move(version), true);
+    m_sysbench_version = v.out.substr(0, v.out.find('\n'));
+  }
+
+  awaitable<ExecResult> run_exec(ExecRequest request, bool kill_on_timeout) {
+    auto executor = co_await asio::this_coro::executor;
+    auto started = std::chrono::steady_clock::now();
+    json::array cmd;
+    for (auto& a : request.argv)
+      cmd.push_back(json::string(a));
+    json::object spec{{"AttachStdout", true}, {"AttachStderr", true}, {"AttachStdin", false}, {"Tty", false},
+                      {"Cmd", std::move(cmd)}};
+    if (!request.cwd.empty())
+      spec["WorkingDir"] = request.cwd;
+    auto create_path = "/containers/" + m_container_id + "/exec";
+    auto create_body = json::serialize(spec);
+    auto created = co_await api("POST", create_path, create_body);
+    auto exec_id = str_at(json::parse(created), {"Id"});
+
+    auto decoder = std::make_shared<StreamDecoder>();
+    HttpRequest attach;
+    attach.method = "POST";
+    attach.path = m_client->versioned("/exec/" + exec_id + "/start");
+    attach.body = R"({"Detach":false,"Tty":false})";
+    // A backstop only: the deadline below kills the command first.
+    attach.timeout = request.timeout + std::chrono::minutes(2);
+    attach.on_data = [decoder](std::string_view bytes) { decoder->feed(bytes); };
+    auto transfer = m_client->start(std::move(attach), executor);
+    struct AbortUnlessDone {
+      Transfer& t;
+      ~AbortUnlessDone() {
+        if (!t.done)
+          t.abort = true;
+      }
+    } guard{*transfer};
+
+    ExecResult result;
+    asio::steady_timer deadline(executor, request.timeout);
+    auto first = co_await (EngineClient::wait(transfer) || deadline.async_wait(use_awaitable));
+    if (first.index() == 1) {
+      result.timed_out = true;
+      if (kill_on_timeout) {
+        // Everything but the container's init (sleep): the timed-out command and its children.
+        ExecRequest kill;
+        kill.argv = {"kill", "-KILL", "-1"};
+        kill.timeout = 20s;
+        try {
+          co_await run_exec(std::move(kill), false);
+        } catch (const PlatformLost&) {
+          throw;
+        } catch (const std::exception& e) {
+          log(fmt::format("docker: could not kill {} after its timeout: {}", format_argv(request.argv), e.what()));
+        }
+      }
+      asio::steady_timer grace(executor, 20s);
+      auto second = co_await (EngineClient::wait(transfer) || grace.async_wait(use_awaitable));
+      if (second.index() == 1) {
+        transfer->abort = true;
+        co_await EngineClient::wait(transfer);
+      }
+    }
+    if (transfer->error && !result.timed_out) {
+      try {
+        std::rethrow_exception(transfer->error);
+      } catch (const TransportError& e) {
+        if (e.kind() == TransportError::Kind::aborted)
+          throw;
+        throw PlatformLost(engine_lost(e.what()));
+      }
+    }
+    if (!transfer->error && (transfer->response.status < 200 || transfer->response.status >= 300)) {
+      auto call = "POST " + m_client->versioned("/exec/" + exec_id + "/start");
+      throw EngineError(engine_error_message(call, transfer->response.status, transfer->response.body),
+                        transfer->response.status);
+    }
+    if (!result.timed_out)
+      decoder->finish();
+
+    auto inspect_path = "/exec/" + exec_id + "/json";
+    ExecInspect inspect;
+    for (int i = 0; i < 100; ++i) { // the stream can end a moment before the exit code is recorded
+      inspect = parse_exec_inspect(co_await api("GET", inspect_path));
+      if (!inspect.running)
+        break;
+      co_await sleep_for(20ms);
+    }
+    result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    result.exit_code = result.timed_out || inspect.running ? -1 : inspect.exit_code;
+    result.out = decoder->out();
+    result.err = decoder->err();
+    if (!decoder->system_error().empty())
+      result.err += decoder->system_error();
+    // Killed (137) can mean the container itself went down with the command.
+    if (result.exit_code == 137 && !result.timed_out) {
+      auto container_path = "/containers/" + m_container_id + "/json";
+      auto state = json::parse(co_await api("GET", container_path));
+      if (str_at(state, {"State", "Running"}) != "true")
+        throw PlatformLost(fmt::format("the container {} stopped while running {} (state {}, OOM killed: {})",
+                                       m_container_name, format_argv(request.argv),
+                                       str_at(state, {"State", "Status"}), str_at(state, {"State", "OOMKilled"})));
+    }
+    co_return result;
+  }
+
+  // Removes the container, the volume and the scratch directory, and stops a private
+  // engine. Blocking (it runs after measuring, and from the destructor); never throws.
+  void cleanup() noexcept {
+    if (m_client)
+      m_client->abort_all();
+    if (m_client && !m_container_id.empty()) {
+      try {
+        auto del = "/containers/" + m_container_id + "?force=1&v=1";
+        m_client->call_blocking("DELETE", del, {}, 30s);
+      } catch (const EngineError& e) {
+        if (e.status() != 404)
+          log(fmt::format("docker: could not remove container {}: {}", m_container_name, e.what()));
+      } catch (const std::exception& e) {
+        log(fmt::format("docker: could not remove container {} ({}): {}; the next virtbench run on this engine "
+                        "removes it (label {}={})",
+                        m_container_name, m_container_id.substr(0, 12), e.what(), k_run_label, m_options.run_id));
+      }
+      m_container_id.clear();
+    }
+    if (m_client && !m_volume.empty()) {
+      try {
+        auto del = "/volumes/" + m_volume + "?force=1";
+        m_client->call_blocking("DELETE", del, {}, 30s);
+      } catch (const std::exception& e) {
+        log(fmt::format("docker: could not remove volume {}: {}", m_volume, e.what()));
+      }
+      m_volume.clear();
+    }
+    m_scratch.reset();
+    if (m_private)
+      m_private->stop();
+  }
+
+  PlatformOptions m_options;
+  std::unique_ptr<PrivateEngine> m_private; // when virtbench started the engine itself
+  std::unique_ptr<EngineClient> m_client;
+  bool m_started = false; // after start, a connection failure means PlatformLost
+  bool m_paused = false;
+  EngineVersion m_version;
+  std::string m_storage_driver, m_cgroup_driver, m_cgroup_version;
+  std::string m_image_tag, m_image_id;
+  std::string m_container_name, m_container_id, m_volume;
+  long m_container_pid = 0;
+  std::optional<TempDir> m_scratch; // the bind-mounted host directory
+  std::string m_fileio_storage;
+  std::string m_sysbench_sha256, m_manifest_sha256, m_sysbench_version;
+  std::string m_accounting_source;
+  double m_import_s = 0;
+};
+
+} // namespace
+
+std::unique_ptr<Platform> make_platform(const PlatformOptions& options) {
+  return std::make_unique<DockerPlatform>(options);
+}
+
+} // namespace virtbench::docker

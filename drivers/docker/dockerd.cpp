@@ -1,0 +1,205 @@
+#include "drivers/docker/dockerd.hpp"
+
+#include "drivers/docker/engine_client.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/process.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace virtbench::docker {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* k_sbin_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+std::string log_tail(const fs::path& p) {
+  try {
+    return tail_lines(read_file(p), 15);
+  } catch (const std::exception&) {
+    return "(no log)";
+  }
+}
+
+} // namespace
+
+fs::path find_dockerd() {
+  for (const char* dir : {"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/sbin", "/bin"}) {
+    auto p = fs::path(dir) / "dockerd";
+    if (::access(p.c_str(), X_OK) == 0)
+      return p;
+  }
+  return {};
+}
+
+PrivateEngine::PrivateEngine(PrivateEngineOptions options) : m_options(std::move(options)) {
+  m_socket_path = (m_options.runtime_dir / "docker.sock").string();
+}
+
+PrivateEngine::~PrivateEngine() { stop(std::chrono::seconds(5)); }
+
+bool PrivateEngine::running() {
+  if (m_pid <= 0)
+    return false;
+  int status = 0;
+  pid_t r = ::waitpid(m_pid, &status, WNOHANG);
+  if (r == m_pid || (r < 0 && errno == ECHILD)) {
+    ::kill(-m_pid, SIGKILL); // containerd and anything else dockerd left in its group
+    m_pid = 0;
+    return false;
+  }
+  return true;
+}
+
+awaitable<void> PrivateEngine::start(std::chrono::seconds timeout) {
+  auto dockerd = find_dockerd();
+  if (dockerd.empty())
+    throw Error("start a private docker engine: dockerd is not installed; apt-get install docker.io (tools/setup does)");
+
+  // One private engine at a time on the shared data root (dockerd does not lock it); a
+  // second concurrent run gets a data root of its own and imports the image again.
+  fs::create_directories(m_options.data_dir);
+  auto lock_path = m_options.data_dir / "docker.lock";
+  m_lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (m_lock_fd >= 0 && ::flock(m_lock_fd, LOCK_EX | LOCK_NB) == 0) {
+    m_data_root = m_options.data_dir / "docker";
+  } else {
+    if (m_lock_fd >= 0)
+      ::close(m_lock_fd);
+    m_lock_fd = -1;
+    m_data_root = m_options.data_dir / ("docker-" + m_options.run_id);
+    m_data_root_per_run = true;
+    if (m_options.log)
+      m_options.log("docker: " + (m_options.data_dir / "docker").string() +
+                    " is in use by another virtbench run's engine; using " + m_data_root.string() +
+                    " for this run (the image is imported again)");
+  }
+  fs::create_directories(m_data_root);
+  fs::permissions(m_data_root, fs::perms::owner_all, fs::perm_options::replace);
+
+  auto exec_root = m_options.runtime_dir / "docker-exec";
+  auto config = m_options.runtime_dir / "daemon.json";
+  // An empty configuration: /etc/docker/daemon.json (hosts, bridges ...) must not apply.
+  write_file_atomic(config, "{}\n");
+  fs::create_directories(m_options.log_file.parent_path());
+
+  std::vector<std::string> argv{dockerd.string(),
+                                "--config-file=" + config.string(),
+                                "--data-root=" + m_data_root.string(),
+                                "--exec-root=" + exec_root.string(),
+                                "--pidfile=" + (m_options.runtime_dir / "docker.pid").string(),
+                                "--host=unix://" + m_socket_path,
+                                "--bridge=none",
+                                "--iptables=false",
+                                "--ip-masq=false",
+                                "--userland-proxy=false",
+                                "--exec-opt=native.cgroupdriver=cgroupfs"};
+  std::vector<char*> cargv;
+  for (auto& a : argv)
+    cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  std::vector<std::string> env_strings{std::string("PATH=") + k_sbin_path};
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "PATH=", 5) != 0 && std::strncmp(*e, "DOCKER_", 7) != 0)
+      env_strings.emplace_back(*e);
+  std::vector<char*> cenv;
+  for (auto& e : env_strings)
+    cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, m_options.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0); // its own process group: stop() kills containerd with it
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, cargv[0], &actions, &attr, cargv.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0)
+    throw Error(fmt::format("start a private docker engine: {}: {}", format_argv(argv), std::strerror(rc)));
+  m_pid = pid;
+  if (m_options.log)
+    m_options.log(fmt::format("docker: no engine answered; started a private dockerd (pid {}) on unix://{}, "
+                              "data root {}, log {}; it is stopped at the end of the run",
+                              pid, m_socket_path, m_data_root.string(), m_options.log_file.string()));
+
+  EngineClient client(m_socket_path);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last;
+  for (;;) {
+    if (!running())
+      throw Error(fmt::format("start a private docker engine: {} exited before answering on {}; its log ({}):\n{}",
+                              format_argv(argv), m_socket_path, m_options.log_file.string(),
+                              log_tail(m_options.log_file)));
+    if (fs::exists(m_socket_path)) {
+      HttpRequest ping;
+      ping.path = "/_ping";
+      ping.timeout = std::chrono::seconds(5);
+      try {
+        auto r = co_await client.send(std::move(ping));
+        if (r.status == 200)
+          co_return;
+        last = fmt::format("HTTP {} {}", r.status, r.body);
+      } catch (const TransportError& e) {
+        last = e.what();
+      }
+    }
+    if (std::chrono::steady_clock::now() > deadline)
+      break;
+    co_await sleep_for(std::chrono::milliseconds(100));
+  }
+  throw Error(fmt::format("start a private docker engine: no answer on {} within {} s ({}); its log ({}):\n{}",
+                          m_socket_path, timeout.count(), last.empty() ? "no socket" : last,
+                          m_options.log_file.string(), log_tail(m_options.log_file)));
+}
+
+void PrivateEngine::stop(std::chrono::seconds grace) noexcept {
+  if (m_pid > 0) {
+    pid_t pid = m_pid;
+    ::kill(pid, SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    while (running() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (m_pid > 0) {
+      if (m_options.log)
+        m_options.log(fmt::format("docker: the private dockerd (pid {}) did not exit within {} s of SIGTERM; killing it",
+                                  pid, grace.count()));
+      ::kill(-pid, SIGKILL);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      m_pid = 0;
+    } else if (m_options.log) {
+      m_options.log(fmt::format("docker: stopped the private dockerd (pid {})", pid));
+    }
+  }
+  if (m_lock_fd >= 0) {
+    ::close(m_lock_fd);
+    m_lock_fd = -1;
+  }
+  if (m_data_root_per_run) {
+    std::error_code ec;
+    fs::remove_all(m_data_root, ec);
+    m_data_root_per_run = false;
+  }
+}
+
+} // namespace virtbench::docker

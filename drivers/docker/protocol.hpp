@@ -1,0 +1,115 @@
+#pragma once
+// The Docker Engine API without I/O: the multiplexed stream framing of attached output,
+// error responses, and the few response bodies the driver reads. The libcurl layer
+// (engine_client.hpp) only moves bytes; everything here is unit-tested on recorded
+// responses in tests/data/docker/<api version>/.
+
+#include "platform.hpp"
+#include "util/error.hpp"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace virtbench::docker {
+
+// The newest and oldest Engine API versions the driver speaks; calls go under /v<version>/.
+inline constexpr const char* k_max_api_version = "1.41";
+inline constexpr const char* k_min_api_version = "1.40";
+
+// The label every virtbench container and volume carries, with the run id as its value.
+inline constexpr const char* k_run_label = "virtbench.run";
+// The pid of the virtbench process that created it (a live one is a concurrent run, not a leftover).
+inline constexpr const char* k_pid_label = "virtbench.pid";
+
+// Incremental decoder of the multiplexed stream ("application/vnd.docker.raw-stream" /
+// "multiplexed-stream") an attached exec without a TTY sends: frames of an 8-byte header
+// (stream type: 0 stdin, 1 stdout, 2 stderr, 3 system error; three zero bytes; big-endian
+// uint32 payload length) followed by the payload. Bytes may be fed in any chunking.
+class StreamDecoder {
+public:
+  // Consumes the next bytes; payloads go to out() (stdin, stdout) or err() (stderr).
+  // Throws Error on a header that is not a frame header (e.g. a TTY stream).
+  void feed(std::string_view bytes);
+  // Checks the stream ended on a frame boundary; throws Error naming what was cut off.
+  void finish() const;
+
+  const std::string& out() const { return m_out; }
+  const std::string& err() const { return m_err; }
+  // Frames decoded so far (zero-length ones included).
+  std::size_t frames() const { return m_frames; }
+  // Text the engine sent as a system-error frame (stream 3), if any.
+  const std::string& system_error() const { return m_system_error; }
+
+private:
+  std::array<unsigned char, 8> m_header{};
+  std::size_t m_header_len = 0; // bytes of the current header received so far
+  std::uint32_t m_remaining = 0; // payload bytes of the current frame still to come
+  int m_stream = 0;
+  std::size_t m_frames = 0;
+  std::uint64_t m_offset = 0; // bytes consumed, for error messages
+  std::string m_out, m_err, m_system_error;
+};
+
+// An Engine API call answered with an error status.
+class EngineError : public Error {
+public:
+  EngineError(const std::string& message, long status) : Error(message), m_status(status) {}
+  long status() const { return m_status; }
+
+private:
+  long m_status;
+};
+
+// "<call>: HTTP <status> (<reason>): <engine's message>" from an error response body
+// ({"message": ...}, or any text); `call` is e.g. "POST /v1.41/containers/abc/pause".
+std::string engine_error_message(std::string_view call, long status, std::string_view body);
+
+// The socket path from --docker-host or DOCKER_HOST ("unix:///path" or "/path");
+// throws UsageError for other schemes (tcp://, ssh://): only local Unix sockets are supported.
+std::string socket_path_from_docker_host(std::string_view docker_host);
+
+struct EngineVersion {
+  std::string version;         // "20.10.24+dfsg1"
+  std::string api_version;     // the engine's newest, "1.41"
+  std::string min_api_version; // the engine's oldest, "1.12"
+  std::string kernel;
+  std::string negotiated;      // what virtbench uses: min(engine newest, k_max_api_version)
+};
+
+// Parses GET /version and picks the API version to speak; throws Error when the engine is
+// too old for virtbench (or too new to speak k_min_api_version).
+EngineVersion parse_version(std::string_view body);
+
+struct ExecInspect {
+  bool running = false;
+  int exit_code = -1;
+  long pid = 0; // host pid of the exec'd process
+};
+ExecInspect parse_exec_inspect(std::string_view body);
+
+// cpu_stats.cpu_usage.usage_in_usermode / usage_in_kernelmode (ns) of a stats response, in
+// seconds; nullopt when the engine does not report the split.
+std::optional<CpuSeconds> parse_stats_cpu(std::string_view body);
+
+struct LabelledContainer {
+  std::string id;
+  std::string name;
+  std::string run_id; // the virtbench.run label
+  long pid = 0;       // the virtbench.pid label, 0 if absent
+  std::string state;  // "running", "paused", "exited" ...
+};
+// GET /containers/json?all=1&filters={"label":["virtbench.run"]}.
+std::vector<LabelledContainer> parse_labelled_containers(std::string_view body);
+
+// Image id from the progress lines of POST /images/create?fromSrc=-; throws Error with the
+// engine's message when a line reports an error (the status is 200 once the stream started).
+std::string parse_import_response(std::string_view body);
+
+// Percent-encodes a query parameter value.
+std::string url_encode(std::string_view s);
+
+} // namespace virtbench::docker
