@@ -26,5 +26,7 @@ std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global);
 std::vector<Command> add_image_commands(CLI::App& app, GlobalOptions& global);
 // report (src/cli_report.cpp); compare and history join it
 std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global);
+// image push (drivers/libvirt/cli_libvirt.cpp); after add_image_commands
+std::vector<Command> add_libvirt_commands(CLI::App& app, GlobalOptions& global);
 
 } // namespace virtbench

@@ -1,5 +1,6 @@
 #include "doctor.hpp"
 
+#include "drivers/libvirt/libvirt.hpp"
 #include "host.hpp"
 #include "image.hpp"
 #include "util/error.hpp"
@@ -78,6 +79,8 @@ std::vector<Check> run_doctor(const fs::path& data_dir) {
   bool drop = can_drop_host_caches();
   add("drop caches", drop, drop ? "/proc/sys/vm/drop_caches is writable" : "/proc/sys/vm/drop_caches is not writable",
       "run as root, or pass --no-drop-caches to `virtbench run`", false);
+
+  checks.push_back(libvirt::doctor_check("qemu:///system"));
 
   auto probe = data_dir;
   while (!probe.empty() && !fs::exists(probe))

@@ -2,6 +2,7 @@
 #include "platform.hpp"
 
 #include "drivers/docker/docker.hpp"
+#include "drivers/libvirt/libvirt.hpp"
 #include "drivers/native/native.hpp"
 #include "util/error.hpp"
 
@@ -15,6 +16,7 @@ const std::vector<std::pair<std::string, PlatformFactory>>& registry() {
   static const std::vector<std::pair<std::string, PlatformFactory>> k_registry = {
       {"native", native::make_platform},
       {"docker", docker::make_platform},
+      {"libvirt", libvirt::make_platform},
   };
   return k_registry;
 }

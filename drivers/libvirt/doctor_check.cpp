@@ -1,0 +1,51 @@
+// `virtbench doctor`'s libvirt row: does libvirtd answer, which hypervisor, which accelerator.
+#include "drivers/libvirt/connection.hpp"
+#include "drivers/libvirt/domain_xml.hpp"
+#include "drivers/libvirt/libvirt.hpp"
+#include "drivers/qemu/accel.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+namespace virtbench::libvirt {
+
+Check doctor_check(const std::string& uri) {
+  Check r;
+  r.name = "libvirt";
+  try {
+    auto conn = open_connection(uri);
+    unsigned long lib = 0, hv = 0;
+    virConnectGetLibVersion(conn.get(), &lib);
+    virConnectGetVersion(conn.get(), &hv);
+    const char* type = virConnectGetType(conn.get());
+    std::string host;
+    if (char* h = virConnectGetHostname(conn.get())) {
+      host = h;
+      std::free(h);
+    }
+    char* caps = virConnectGetDomainCapabilities(conn.get(), nullptr, "x86_64", nullptr, "kvm", 0);
+    bool kvm_offered = caps != nullptr;
+    std::free(caps);
+    std::optional<bool> host_kvm;
+    std::string host_reason;
+    if (is_local_uri(uri)) {
+      auto d = qemu::choose_accel_for_host("auto");
+      host_kvm = d.kvm_usable;
+      host_reason = d.reason;
+    }
+    auto decision = decide_domain_type("auto", kvm_offered, host_kvm, host_reason);
+    r.status = "ok";
+    r.detail = fmt::format("{} answers on {} (libvirt {}.{}.{}, {} {}.{}.{}); domain type {} ({})", uri, host,
+                           lib / 1000000, lib / 1000 % 1000, lib % 1000, type ? type : "?", hv / 1000000,
+                           hv / 1000 % 1000, hv % 1000, decision.domain_type, decision.reason);
+  } catch (const std::exception& e) {
+    r.status = "warn";
+    r.detail = e.what();
+    r.fix = "the libvirt platform needs libvirtd: start it (virtlogd -d && libvirtd -d without systemd), or pass "
+            "--libvirt-uri";
+  }
+  return r;
+}
+
+} // namespace virtbench::libvirt
