@@ -156,6 +156,9 @@ namespace virtbench::libvirt {
 DomainTypeDecision decide_domain_type(std::string_view requested, bool kvm_offered,
                                       std::optional<bool> host_kvm_usable, std::string_view host_reason) {
   DomainTypeDecision d;
+  // The qemu platform's reason reads "auto: KVM not usable: <why>"; only <why> is quoted.
+  if (auto pos = host_reason.find("not usable: "); pos != std::string_view::npos)
+    host_reason.remove_prefix(pos + 12);
   std::string why_not;
   if (!kvm_offered)
     why_not = "libvirt does not offer domain type kvm (virConnectGetDomainCapabilities)";

@@ -63,6 +63,7 @@ struct DomainTypeDecision {
 // requested: auto | kvm | tcg. kvm_offered: libvirt's domain capabilities list type kvm.
 // host_kvm_usable/host_reason: the qemu platform's decision for this host (choose_accel_for_host),
 // only known for a local URI (nullopt remotely: there PVM-only KVM cannot be told apart).
+// A host_reason in the qemu platform's form ("auto: KVM not usable: <why>") is quoted as <why>.
 DomainTypeDecision decide_domain_type(std::string_view requested, bool kvm_offered,
                                       std::optional<bool> host_kvm_usable, std::string_view host_reason);
 

@@ -1,0 +1,222 @@
+// The libvirt platform's pure parts: domain XML (golden files that libvirt's own schema
+// accepts), the domain type decision, agent replies as virDomainQemuAgentCommand returns
+// them, URIs and connection errors.
+#include "drivers/libvirt/agent_transport.hpp"
+#include "drivers/libvirt/connection.hpp"
+#include "drivers/libvirt/domain_xml.hpp"
+#include "test_util.hpp"
+#include "util/error.hpp"
+#include "util/process.hpp"
+
+#include <doctest/doctest.h>
+
+#include <boost/json/serialize.hpp>
+
+#include <filesystem>
+
+using namespace virtbench;
+using namespace virtbench::libvirt;
+using virtbench::test::data_file;
+using virtbench::test::run_sync;
+
+namespace {
+
+std::filesystem::path data_path(const std::string& relative) {
+  const char* dir = std::getenv("VIRTBENCH_TEST_DATA");
+  return std::filesystem::path(dir ? dir : VIRTBENCH_SOURCE_TEST_DATA) / relative;
+}
+
+// The TCG domain of a default run (what `--platform libvirt` builds here).
+DomainSpec tcg_spec() {
+  DomainSpec s;
+  s.name = "virtbench-20261126T004714-5beed2";
+  s.domain_type = "qemu";
+  s.cpu_mode = "maximum";
+  s.vcpus = 2;
+  s.memory_bytes = 2ull << 30;
+  s.kernel = "/var/lib/virtbench/image/vmlinuz";
+  s.initrd = "/var/lib/virtbench/image/initrd.img";
+  s.kernel_cmdline = "console=ttyS0 root=/dev/vda rw init=/sbin/virtbench-init quiet panic=-1";
+  s.root_disk = "/run/virtbench/run-uDYKAL/libvirt-RENwOB/root-overlay.qcow2";
+  s.scratch_disk = "/run/virtbench/run-uDYKAL/libvirt-RENwOB/scratch.raw";
+  s.cache_mode = "none";
+  s.io = "native";
+  s.console_log = "/tmp/lv/r1/raw/libvirt/console.log";
+  s.agent_port_name = "org.qemu.guest_agent.0";
+  s.owner = "vm 4242";
+  return s;
+}
+
+// KVM, a qcow2 scratch disk, writeback, and paths that need escaping.
+DomainSpec kvm_spec() {
+  auto s = tcg_spec();
+  s.domain_type = "kvm";
+  s.cpu_mode = "host-passthrough";
+  s.vcpus = 4;
+  s.memory_bytes = 512ull << 20;
+  s.scratch_format = "qcow2";
+  s.scratch_disk = "/srv/R&D's <disks>/scratch.qcow2";
+  s.cache_mode = "writeback";
+  s.io = "threads";
+  s.console_log = "/srv/R&D's <disks>/console \"1\".log";
+  s.run_as_root = false;
+  s.owner = "";
+  return s;
+}
+
+void check_golden(const DomainSpec& spec, const std::string& golden) {
+  auto xml = build_domain_xml(spec);
+  std::string expected;
+  try {
+    expected = data_file("libvirt/" + golden);
+  } catch (const Error&) {
+    // reported below as a difference, with the actual output to review
+  }
+  if (xml != expected) {
+    auto actual = std::filesystem::temp_directory_path() / ("actual-" + golden);
+    write_file_atomic(actual, xml);
+    FAIL_CHECK("build_domain_xml differs from tests/data/libvirt/" << golden << "; actual output in " << actual.string());
+  }
+}
+
+// virt-xml-validate (libxml2-utils + libvirt's schemas) on a file; fails loudly when missing.
+void check_valid(const std::filesystem::path& file) {
+  std::vector<std::string> argv{"virt-xml-validate", file.string(), "domain"};
+  ProcessResult r;
+  try {
+    r = run_sync(run_process(argv));
+  } catch (const Error& e) {
+    FAIL("virt-xml-validate could not run (apt-get install libvirt-clients libxml2-utils): " << e.what());
+  }
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 0);
+}
+
+} // namespace
+
+TEST_CASE("the TCG domain XML matches its golden file, which libvirt's schema accepts") {
+  check_golden(tcg_spec(), "domain-tcg.xml");
+  check_valid(data_path("libvirt/domain-tcg.xml"));
+}
+
+TEST_CASE("the KVM domain XML with odd paths matches its golden file, which libvirt's schema accepts") {
+  check_golden(kvm_spec(), "domain-kvm-escaped.xml");
+  check_valid(data_path("libvirt/domain-kvm-escaped.xml"));
+}
+
+TEST_CASE("the domain XML has what the qemu platform's argv has, and nothing that reaches a network") {
+  auto xml = build_domain_xml(tcg_spec());
+  CHECK(xml.find("<interface") == std::string::npos);
+  CHECK(xml.find("<graphics") == std::string::npos);
+  CHECK(xml.find("<acpi/>") != std::string::npos);
+  CHECK(xml.find("<on_reboot>destroy</on_reboot>") != std::string::npos);
+  CHECK(xml.find("name='org.qemu.guest_agent.0'") != std::string::npos);
+  CHECK(attribute_from_xml(xml, "type", "machine") == "q35");
+  CHECK(attribute_from_xml(xml, "cpu", "mode") == "maximum");
+  CHECK(element_text_from_xml(xml, "cmdline") == tcg_spec().kernel_cmdline);
+  CHECK(owner_from_xml(xml) == "vm 4242");
+  // The memory floor is the qemu platform's (-m at least 64M).
+  auto tiny = tcg_spec();
+  tiny.memory_bytes = 1 << 20;
+  CHECK(element_text_from_xml(build_domain_xml(tiny), "memory") == "64");
+}
+
+TEST_CASE("XML escaping round-trips through the readers") {
+  CHECK(xml_escape("a&b<c>'d\"") == "a&amp;b&lt;c&gt;&apos;d&quot;");
+  auto xml = build_domain_xml(kvm_spec());
+  CHECK(owner_from_xml(xml) == std::nullopt); // no owner: no <metadata>
+  auto s = kvm_spec();
+  s.owner = "host<1> & 7";
+  CHECK(owner_from_xml(build_domain_xml(s)) == "host<1> & 7");
+  CHECK(attribute_from_xml("<serial type='file'><source path='/a&apos;b'/></serial>", "source", "path") == "/a'b");
+  CHECK(attribute_from_xml("<typex machine='no'/><type machine=\"pc-q35-7.2\">hvm</type>", "type", "machine") == "pc-q35-7.2");
+  CHECK(attribute_from_xml("<cpu/>", "cpu", "mode") == std::nullopt);
+}
+
+TEST_CASE("the canonical machine and CPU mode are read back from a live domain's XML") {
+  auto live = data_file("libvirt/9.0.0/live-domain.xml");
+  CHECK(attribute_from_xml(live, "type", "machine") == "pc-q35-7.2");
+  CHECK(attribute_from_xml(live, "cpu", "mode") == "maximum");
+  CHECK(owner_from_xml(live).has_value());
+}
+
+TEST_CASE("domain type: kvm only when libvirt offers it and the host's KVM really works") {
+  auto pvm = "the KVM module is PVM (/sys/module/kvm_pvm), which boots only PVM-enabled guest kernels";
+  auto d = decide_domain_type("auto", true, false, pvm);
+  CHECK(d.domain_type == "qemu");
+  CHECK(d.accel == "tcg");
+  CHECK(d.reason == std::string("auto: KVM not usable: libvirt offers kvm, but ") + pvm);
+  // The qemu platform's reason is quoted without its own "auto: KVM not usable: " prefix.
+  d = decide_domain_type("auto", true, false, std::string("auto: KVM not usable: ") + pvm);
+  CHECK(d.reason == std::string("auto: KVM not usable: libvirt offers kvm, but ") + pvm);
+  d = decide_domain_type("auto", true, true, "");
+  CHECK(d.domain_type == "kvm");
+  CHECK(d.accel == "kvm");
+  d = decide_domain_type("auto", false, true, "");
+  CHECK(d.domain_type == "qemu");
+  CHECK(d.reason.find("does not offer domain type kvm") != std::string::npos);
+  d = decide_domain_type("auto", true, std::nullopt, "");
+  CHECK(d.domain_type == "kvm");
+  CHECK(d.reason == "auto: libvirt on the remote host offers kvm");
+  d = decide_domain_type("kvm", true, false, pvm);
+  CHECK(d.domain_type.empty());
+  CHECK(d.reason.find("use --accel tcg") != std::string::npos);
+  d = decide_domain_type("tcg", true, true, "");
+  CHECK(d.domain_type == "qemu");
+  CHECK(d.reason == "requested with --accel tcg");
+}
+
+TEST_CASE("agent replies as virDomainQemuAgentCommand returns them (recorded)") {
+  auto replies = data_file("libvirt/9.0.0/agent-replies.txt");
+  std::vector<std::string> lines;
+  for (std::size_t start = 0; start < replies.size();) {
+    auto nl = replies.find('\n', start);
+    auto line = replies.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    if (!line.empty() && line[0] != '#')
+      lines.push_back(line);
+    start = nl == std::string::npos ? replies.size() : nl + 1;
+  }
+  REQUIRE(lines.size() >= 3);
+  // guest-ping, guest-exec, guest-exec-status, in this order.
+  CHECK(parse_agent_reply("guest-ping", lines[0]).as_object().empty());
+  CHECK(parse_agent_reply("guest-exec", lines[1]).as_object().contains("pid"));
+  auto status = parse_agent_reply("guest-exec-status", lines[2]).as_object();
+  CHECK(status.at("exited").as_bool());
+  CHECK_THROWS_AS(parse_agent_reply("guest-file-open", R"({"error":{"class":"GenericError","desc":"No such file"}})"),
+                  qemu::AgentCommandError);
+  CHECK_THROWS_WITH_AS(parse_agent_reply("guest-exec", "not json"), doctest::Contains("not a JSON object"), Error);
+  CHECK_THROWS_WITH_AS(parse_agent_reply("guest-exec", "{}"), doctest::Contains("no \"return\""), Error);
+}
+
+TEST_CASE("agent timeouts become whole seconds, at least one") {
+  CHECK(agent_timeout_seconds(std::chrono::milliseconds(1)) == 1);
+  CHECK(agent_timeout_seconds(std::chrono::milliseconds(1000)) == 1);
+  CHECK(agent_timeout_seconds(std::chrono::milliseconds(1001)) == 2);
+  CHECK(agent_timeout_seconds(std::chrono::milliseconds(30000)) == 30);
+}
+
+TEST_CASE("URIs: local or remote, and what to do when connecting fails") {
+  CHECK(is_local_uri("qemu:///system"));
+  CHECK(is_local_uri("qemu:///session"));
+  CHECK(is_local_uri("qemu+unix:///system"));
+  CHECK_FALSE(is_local_uri("qemu+ssh://root@bench-2/system"));
+  CHECK_FALSE(is_local_uri("qemu+tcp://10.0.0.5/system"));
+  CHECK(connect_fix("qemu:///system", "Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory")
+            .find("libvirtd -d") != std::string::npos);
+  CHECK(connect_fix("qemu+ssh://root@bench-2/system", "Cannot recv data: Host key verification failed.")
+            .find("ssh") != std::string::npos);
+}
+
+TEST_CASE("a connection to a libvirtd that does not answer names the URI, libvirt's message and the fix") {
+  auto uri = "qemu:///system?socket=/nonexistent/libvirt-sock";
+  CHECK_THROWS_WITH_AS(open_connection(uri),
+                       doctest::Contains("connect to libvirt at qemu:///system?socket=/nonexistent/libvirt-sock: "),
+                       Error);
+  try {
+    open_connection(uri);
+  } catch (const Error& e) {
+    std::string what = e.what();
+    CHECK(what.find("No such file or directory") != std::string::npos);
+    CHECK(what.find("libvirtd -d") != std::string::npos);
+  }
+}
