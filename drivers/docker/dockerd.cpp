@@ -35,6 +35,47 @@ std::string log_tail(const fs::path& p) {
   }
 }
 
+bool is_live_process(pid_t pid, std::string_view comm_prefix) {
+  if (pid <= 0 || ::kill(pid, 0) != 0)
+    return false;
+  try {
+    return read_file(fmt::format("/proc/{}/comm", pid)).starts_with(comm_prefix);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+pid_t read_pid(const fs::path& p) {
+  try {
+    return static_cast<pid_t>(std::stol(read_file(p)));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+// A virtbench run that was killed (SIGKILL, crash) leaves its private dockerd running, on
+// a data root the next run would share: stop every one whose owner is gone. Owners write
+// their pid next to the engine's (owner.pid in the same runtime directory).
+void stop_orphaned_engines(const fs::path& runtime_parent, const std::function<void(const std::string&)>& log) {
+  std::error_code ec;
+  for (auto& entry : fs::directory_iterator(runtime_parent, ec)) {
+    auto engine_pid = read_pid(entry.path() / "docker.pid");
+    auto owner_pid = read_pid(entry.path() / "owner.pid");
+    if (owner_pid == 0 || is_live_process(owner_pid, "virtbench") || !is_live_process(engine_pid, "dockerd"))
+      continue;
+    if (log)
+      log(fmt::format("docker: stopping the private dockerd (pid {}) of a virtbench run that did not stop it "
+                      "(pid {}, {})",
+                      engine_pid, owner_pid, entry.path().string()));
+    ::kill(engine_pid, SIGTERM);
+    for (int i = 0; i < 400 && is_live_process(engine_pid, "dockerd"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (is_live_process(engine_pid, "dockerd"))
+      ::kill(engine_pid, SIGKILL);
+    fs::remove_all(entry.path(), ec);
+  }
+}
+
 } // namespace
 
 fs::path find_dockerd() {
@@ -69,6 +110,9 @@ awaitable<void> PrivateEngine::start(std::chrono::seconds timeout) {
   auto dockerd = find_dockerd();
   if (dockerd.empty())
     throw Error("start a private docker engine: dockerd is not installed; apt-get install docker.io (tools/setup does)");
+
+  stop_orphaned_engines(m_options.runtime_dir.parent_path(), m_options.log);
+  write_file_atomic(m_options.runtime_dir / "owner.pid", std::to_string(::getpid()));
 
   // One private engine at a time on the shared data root (dockerd does not lock it); a
   // second concurrent run gets a data root of its own and imports the image again.

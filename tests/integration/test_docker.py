@@ -305,6 +305,31 @@ class DockerRun(unittest.TestCase):
         self.assertIn("left behind by an earlier virtbench run", p.stderr)
         self.assertEqual(ENGINE.labelled_containers(), [])
 
+    def test_a_killed_run_leaves_nothing_once_the_next_run_starts(self):
+        out = os.path.join(self.tmp, "out")
+        suite = write_suite(self.tmp, ONE_CPU_LONG, "cpu")
+        proc = subprocess.Popen([vbtest.VIRTBENCH, "run", "--suite", suite, "--platform", "docker", "--docker-host",
+                                 "private", "--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            vbtest.wait_for(lambda: len(vbtest.runs_in(out)) >= 1, 120, "a finished iteration")
+            proc.kill()  # no cleanup at all: the private dockerd and the container stay behind
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        m = re.search(r"started a private dockerd \(pid (\d+)\)", err)
+        self.assertTrue(m, err)
+        orphan = int(m.group(1))
+        self.assertTrue(os.path.exists(f"/proc/{orphan}"), "expected the killed run's dockerd to outlive it")
+        container = vbtest.load(out)["platforms"][0]["container_name"]
+
+        p = vbtest.run("run", "--suite", write_suite(self.tmp, ONE_FILEIO, "fio"), "--platform", "docker",
+                       "--iterations", "1", "--docker-host", "private", "--out", os.path.join(self.tmp, "out2"), check=0)
+        self.assertIn(f"stopping the private dockerd (pid {orphan}) of a virtbench run that did not stop it", p.stderr)
+        self.assertFalse(os.path.exists(f"/proc/{orphan}"))
+        self.assertIn(f"removed container {container}", p.stderr)
+        self.assertIn("left behind by an earlier virtbench run", p.stderr)
+
     def test_no_engine_at_the_given_socket_says_how_to_start_one(self):
         out = os.path.join(self.tmp, "out")
         sock = os.path.join(self.tmp, "nothing-here.sock")
