@@ -87,9 +87,21 @@ awaitable<bool> cancelled() {
   co_return state.cancelled() != asio::cancellation_type::none;
 }
 
-std::string what_of(const std::exception_ptr& e) {
+// The exception that matters: the first of several thrown together (asio's `&&` of the
+// workload and its samplers wraps them in multiple_exceptions).
+std::exception_ptr first_of(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
+  } catch (const asio::multiple_exceptions& me) {
+    return first_of(me.first_exception());
+  } catch (...) {
+    return e;
+  }
+}
+
+std::string what_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(first_of(e));
   } catch (const std::exception& ex) {
     return ex.what();
   } catch (...) {
@@ -474,7 +486,7 @@ private:
       log(fmt::format("{}: FAILED after {:.1f} s: {}", prefix, elapsed, message));
       // A platform that is gone (VM died, engine stopped) cannot go on: fail it.
       try {
-        std::rethrow_exception(failure);
+        std::rethrow_exception(first_of(failure));
       } catch (const PlatformLost&) {
         throw;
       } catch (...) {
