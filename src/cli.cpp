@@ -2,6 +2,7 @@
 
 #include "commands.hpp"
 
+#include "history.hpp"
 #include "host.hpp"
 #include "report.hpp"
 #include "results.hpp"
@@ -160,6 +161,7 @@ int run_command(const RunArgs& a, const GlobalOptions& g) {
   io.run();
   if (failure)
     std::rethrow_exception(failure);
+  record_history(out_dir, g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir), log_line); // warns, never throws
   log_line("results: " + (out_dir / "results.json").string());
   std::cout << (out_dir / "report.md").string() << std::endl;
   return exit_code;

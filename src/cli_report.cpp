@@ -1,9 +1,15 @@
-// `virtbench report`: reports regenerated from results.json alone.
+// `virtbench report`, `compare` and `history`: reports regenerated from results.json
+// alone, verdicts between two runs, and results over time from history.sqlite.
 #include "commands.hpp"
+#include "compare.hpp"
+#include "history.hpp"
 #include "report.hpp"
+#include "report_model.hpp"
 #include "results.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+
+#include <fmt/format.h>
 
 #include <filesystem>
 #include <iostream>
@@ -20,28 +26,172 @@ struct ReportArgs {
   std::string format = "markdown";
 };
 
+struct CompareArgs {
+  std::vector<std::string> dirs; // BASE CAND, or CAND with --against
+  double max_regression = 5;
+  double alpha = 0.05;
+  std::string against;
+  std::string db;
+  std::string format = "text";
+};
+
+struct HistoryArgs {
+  HistoryFilter filter;
+  std::string db;
+  std::vector<std::string> add;
+};
+
+fs::path db_path(const std::string& db_option, const GlobalOptions& g) {
+  if (!db_option.empty())
+    return db_option;
+  return history_db_path(g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir));
+}
+
 int report_command(const ReportArgs& a) {
   auto results = load_results(a.dir);
   fs::path base = fs::is_directory(a.dir) ? fs::path(a.dir) : fs::path(a.dir).parent_path();
+  fs::path path;
   if (a.format == "markdown") {
-    auto path = base / "report.md";
+    path = base / "report.md";
     write_file_atomic(path, render_markdown(results));
-    std::cout << path.string() << std::endl;
+  } else if (a.format == "html") {
+    path = base / "report.html";
+    std::vector<std::string> warnings;
+    write_file_atomic(path, render_html(results, warnings));
+    for (auto& w : warnings)
+      std::cerr << "virtbench: warning: " << w << std::endl;
+  } else if (a.format == "csv") {
+    path = base / "report.csv";
+    write_file_atomic(path, render_csv(results));
+  } else {
+    throw UsageError("report --format " + a.format + ": unknown; use markdown, html or csv");
+  }
+  std::cout << path.string() << std::endl;
+  return 0;
+}
+
+std::string describe_run(const boost::json::object& r, const std::string& where) {
+  return fmt::format("{} (suite {}, started {}, virtbench {})", where,
+                     r.contains("suite") && r.at("suite").is_object() ? json_text(r.at("suite").get_object().if_contains("name")) : "?",
+                     json_text(r.if_contains("started_at")), json_text(r.if_contains("virtbench_version")));
+}
+
+int compare_command(const CompareArgs& a, const GlobalOptions& g) {
+  boost::json::object base, cand;
+  std::string base_label, cand_label;
+  if (!a.against.empty()) {
+    if (a.dirs.size() != 1)
+      throw UsageError("compare --against " + a.against + " takes one CANDIDATE_DIR (the base comes from history), got " +
+                       std::to_string(a.dirs.size()));
+    cand = load_results(a.dirs[0]);
+    cand_label = describe_run(cand, a.dirs[0]);
+    History h(db_path(a.db, g), false);
+    std::string id;
+    base = h.baseline_for(a.against, cand, id);
+    base_label = describe_run(base, "history run " + id + " (--against " + a.against + ")");
+  } else {
+    if (a.dirs.size() != 2)
+      throw UsageError("compare needs BASE_DIR and CANDIDATE_DIR (or one CANDIDATE_DIR with --against last|best|RUN_ID), got " +
+                       std::to_string(a.dirs.size()) + " director" + (a.dirs.size() == 1 ? "y" : "ies"));
+    base = load_results(a.dirs[0]);
+    cand = load_results(a.dirs[1]);
+    base_label = describe_run(base, a.dirs[0]);
+    cand_label = describe_run(cand, a.dirs[1]);
+  }
+  CompareOptions options;
+  options.max_regression_pct = a.max_regression;
+  options.alpha = a.alpha;
+  auto c = compare_results(base, cand, options);
+  std::cout << (a.format == "json" ? render_comparison_json(c, options, base_label, cand_label)
+                                   : render_comparison_text(c, options, base_label, cand_label));
+  return c.regressions ? 1 : 0;
+}
+
+int history_command(const HistoryArgs& a, const GlobalOptions& g) {
+  auto path = db_path(a.db, g);
+  if (!a.add.empty()) {
+    History h(path, true);
+    for (auto& dir : a.add) {
+      auto results = load_results(dir);
+      std::cout << "added " << h.add(results, fs::is_directory(dir) ? fs::path(dir) : fs::path(dir).parent_path())
+                << " from " << dir << "\n";
+    }
     return 0;
   }
-  throw UsageError("report --format " + a.format + ": not available yet; use --format markdown");
+  History h(path, false);
+  auto rows = h.query(a.filter);
+  if (rows.empty()) {
+    std::cout << "no results in " << path.string() << " match\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> table = {
+      {"started", "run id", "suite", "experiment", "platform", "metric", "n", "mean", "95% CI", "CV", "virtbench"}};
+  for (auto& r : rows) {
+    auto* def = find_metric(r.metric);
+    table.push_back({r.started_at, r.run_id, r.suite, r.experiment, r.platform,
+                     def ? std::string(def->label) : r.metric, std::to_string(r.n), format_number(r.mean),
+                     r.n > 1 ? format_number(r.ci_low) + "–" + format_number(r.ci_high) : "–",
+                     r.n > 1 ? fmt::format("{:.1f}%", 100 * r.cv) : "–", r.version});
+  }
+  auto width = [](const std::string& s) {
+    return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+  };
+  std::vector<std::size_t> w(table[0].size(), 0);
+  for (auto& row : table)
+    for (std::size_t i = 0; i < row.size(); ++i)
+      w[i] = std::max(w[i], width(row[i]));
+  for (auto& row : table) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      auto pad = std::string(w[i] - width(row[i]), ' ');
+      bool right = i >= 6 && i <= 9;
+      line += (i ? "  " : "") + (right ? pad + row[i] : row[i] + (i + 1 < row.size() ? pad : ""));
+    }
+    std::cout << line << "\n";
+  }
+  return 0;
 }
 
 } // namespace
 
-std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions&) {
+std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global) {
   auto args = std::make_shared<ReportArgs>();
   auto* report = app.add_subcommand("report", "Regenerate a report from DIR/results.json alone");
   report->add_option("DIR", args->dir, "A results directory written by `virtbench run`")->required();
-  report->add_option("--format", args->format, "markdown, html or csv")
+  report->add_option("--format", args->format, "markdown (report.md), html (report.html, charts inline) or csv (report.csv)")
       ->check(CLI::IsMember({"markdown", "html", "csv"}))
       ->capture_default_str();
-  return {{report, [args] { return report_command(*args); }}};
+
+  auto cargs = std::make_shared<CompareArgs>();
+  auto* compare = app.add_subcommand(
+      "compare", "Compare CANDIDATE_DIR with BASE_DIR (or with a run from history): exit 1 when a performance "
+                 "metric regressed beyond --max-regression with p < --alpha, 0 otherwise, 2 on bad input");
+  compare->add_option("DIRS", cargs->dirs, "BASE_DIR CANDIDATE_DIR, or CANDIDATE_DIR with --against")
+      ->required()
+      ->expected(1, 2);
+  compare->add_option("--max-regression", cargs->max_regression, "Smallest change in percent that counts")
+      ->check(CLI::Range(0.0, 1000.0))
+      ->capture_default_str();
+  compare->add_option("--alpha", cargs->alpha, "Significance level of Welch's t-test")
+      ->check(CLI::Range(1e-9, 0.5))
+      ->capture_default_str();
+  compare->add_option("--against", cargs->against, "Base from history: last, best or a run id (see `virtbench history`)");
+  compare->add_option("--db", cargs->db, "History database (default: DATA_DIR/history.sqlite)");
+  compare->add_option("--format", cargs->format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+
+  auto hargs = std::make_shared<HistoryArgs>();
+  auto* history = app.add_subcommand("history", "List results over time from the history database (headline metrics unless --metric)");
+  history->add_option("--platform", hargs->filter.platform, "Only this platform");
+  history->add_option("--experiment", hargs->filter.experiment, "Only this experiment");
+  history->add_option("--metric", hargs->filter.metric, "A metric path or its tail: events_per_sec, latency_ms.p95, p95 ...");
+  history->add_option("--suite", hargs->filter.suite, "Only runs of this suite");
+  history->add_option("--limit", hargs->filter.limit, "Only the newest N runs");
+  history->add_option("--db", hargs->db, "History database (default: DATA_DIR/history.sqlite)");
+  history->add_option("--add", hargs->add, "Add results directories to the history (repeat for several) instead of listing");
+
+  return {{report, [args] { return report_command(*args); }},
+          {compare, [cargs, &global] { return compare_command(*cargs, global); }},
+          {history, [hargs, &global] { return history_command(*hargs, global); }}};
 }
 
 } // namespace virtbench

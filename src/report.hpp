@@ -4,11 +4,23 @@
 #include <boost/json/object.hpp>
 
 #include <string>
+#include <vector>
 
 namespace virtbench {
 
-// report.md: per platform and experiment, the seed report's table (one column per
-// iteration) with mean and standard deviation columns.
+// report.md: a summary (per experiment and platform the headline metric with its 95% CI,
+// the slowdown versus native with its interval, noisy and outlier flags), then per
+// platform and experiment the seed report's table (one column per iteration) with
+// statistics columns, then the host/guest user–kernel split and cache drops.
 std::string render_markdown(const boost::json::object& results);
+
+// report.html: the same content as one self-contained page with gnuplot SVG charts.
+// Charts that could not be drawn become notes in the page and reasons in `warnings`.
+std::string render_html(const boost::json::object& results, std::vector<std::string>& warnings);
+
+// report.csv: one row per run record; the columns are k_csv_columns (documented in
+// README.md, "results as CSV"); never reordered, only appended to.
+std::string render_csv(const boost::json::object& results);
+const std::vector<std::string>& csv_columns();
 
 } // namespace virtbench

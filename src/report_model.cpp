@@ -13,6 +13,20 @@ std::string json_text(const boost::json::value* v) {
     return "";
   if (v->is_string())
     return std::string(v->get_string());
+  if (v->is_double())
+    return fmt::format("{}", v->get_double()); // shortest round-trip, not Boost.JSON's exponent form
+  if (v->is_object()) {
+    std::string s;
+    for (auto& [k, e] : v->get_object())
+      s += (s.empty() ? "" : ", ") + std::string(k) + ": " + json_text(&e);
+    return "{" + s + "}";
+  }
+  if (v->is_array()) {
+    std::string s;
+    for (auto& e : v->get_array())
+      s += (s.empty() ? "" : ", ") + json_text(&e);
+    return "[" + s + "]";
+  }
   return boost::json::serialize(*v);
 }
 

@@ -61,8 +61,8 @@ SampleStats describe_sample(const std::vector<double>& values, double confidence
     s.ci_high = s.mean + half;
   }
   // With MAD = 0 (most values equal) the rule has no scale: nothing is flagged.
-  double limit = k_outlier_mads * k_mad_scale * s.mad;
-  if (limit > 0)
+  double limit = std::max(k_outlier_mads * k_mad_scale * s.mad, k_outlier_min_relative * std::abs(s.median));
+  if (s.mad > 0)
     for (std::size_t i = 0; i < values.size(); ++i)
       if (std::abs(values[i] - s.median) > limit)
         s.outliers.push_back(i);

@@ -15,6 +15,9 @@ inline constexpr double k_noisy_cv = 0.10;
 // deviation for normal data). Flagged in reports, never dropped.
 inline constexpr double k_outlier_mads = 3.0;
 inline constexpr double k_mad_scale = 1.4826;
+// ... and farther than this fraction of the median, so that measurement jitter in a
+// nearly constant series (total time 2.0001 s vs 2.0003 s) is not called an outlier.
+inline constexpr double k_outlier_min_relative = 0.01;
 
 struct SampleStats {
   std::size_t n = 0;
@@ -25,7 +28,7 @@ struct SampleStats {
   double min = 0, max = 0;
   double ci_low = 0, ci_high = 0; // confidence interval of the mean (Student t); = mean when n < 2
   double mad = 0;                 // unscaled median absolute deviation
-  std::vector<std::size_t> outliers; // indices of the input values outside median ± 3 × 1.4826 × MAD
+  std::vector<std::size_t> outliers; // indices of values outside median ± max(3 × 1.4826 × MAD, 1% of |median|)
 
   bool noisy() const { return n > 1 && cv > k_noisy_cv; }
   bool has_ci() const { return n > 1; }

@@ -1,0 +1,202 @@
+"""Reports, compare and history end to end: fixtures in tests/data/results and live native runs."""
+import os
+import re
+import shutil
+import sqlite3
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import vbtest  # noqa: E402
+
+DATA = os.environ.get("VIRTBENCH_TEST_DATA") or os.path.join(os.path.dirname(__file__), "..", "data")
+RESULTS = os.path.join(DATA, "results")
+
+CPU_SUITE = """name = "cpu-pair"
+description = "Two short cpu experiments for the report integration test"
+iterations = 3
+
+[[experiment]]
+name = "cpu-small"
+workload = "cpu"
+cpu-max-prime = 2000
+time = 1
+warmup = 0
+
+[[experiment]]
+name = "cpu-large"
+workload = "cpu"
+cpu-max-prime = 20000
+time = 1
+warmup = 0
+"""
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def rows(text):
+    """compare's table rows as dicts (experiment, platform, metric, verdict)."""
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"^(\S+)\s+(\S+)\s+(.+?)\s+\d+/\d+\s+.*?\s{2}(regressed|improved|no change|insufficient data|"
+                     r"higher \(info\)|lower \(info\))$", line)
+        if m:
+            out.append({"experiment": m[1], "platform": m[2], "metric": m[3].strip(), "verdict": m[4]})
+    return out
+
+
+class Reports(unittest.TestCase):
+    def setUp(self):
+        self.tmp = vbtest.temp_dir()
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def fixture(self, name):
+        dst = os.path.join(self.tmp, name)
+        shutil.copytree(os.path.join(RESULTS, name), dst)
+        return dst
+
+    def test_html_is_one_self_contained_file_with_every_chart(self):
+        d = self.fixture("three-platforms")
+        p = vbtest.run("report", d, "--format", "html", check=0)
+        path = os.path.join(d, "report.html")
+        self.assertEqual(p.stdout.strip(), path)
+        self.assertNotIn("warning", p.stderr)
+        html = read(path)
+        # 4 experiments x (headline bars with CI, latency, user/kernel/iowait stacks)
+        self.assertEqual(html.count("<svg"), 12)
+        self.assertNotIn("not drawn", html)
+        for needle in ("exp1-cpu-2000: events/s (mean, 95% CI)", "exp3-fileio-rndrw: latency (ms, mean of iterations)",
+                       "where the CPU time went", "qemu (guest)"):
+            self.assertIn(needle, html)
+        # Nothing loaded from elsewhere: no scripts, stylesheets, images or external links.
+        for pattern in (r"<script", r"<link", r"<img", r"src=", r"href=[\"']https?:", r"@import", r"url\(http"):
+            self.assertIsNone(re.search(pattern, html), pattern)
+        # Each chart's ids are its own.
+        ids = re.findall(r"id=['\"]([^'\"]+)['\"]", html)
+        self.assertEqual(len(ids), len(set(ids)))
+
+    def test_markdown_summary_gives_ratios_to_native_with_intervals(self):
+        d = self.fixture("three-platforms")
+        vbtest.run("report", d, check=0)
+        md = read(os.path.join(d, "report.md"))
+        self.assertLess(md.index("## Summary"), md.index("## native — exp1-cpu-2000"))
+        self.assertIn("Accelerator: qemu tcg", md)
+        qemu = [l for l in md.splitlines() if l.startswith("| exp2-cpu-20000 | events/s | qemu |")]
+        self.assertEqual(len(qemu), 1)
+        self.assertRegex(qemu[0], r"\| \d+\.\d\d× slower \(\d+\.\d\d–\d+\.\d\d\) \|")
+        docker = [l for l in md.splitlines() if l.startswith("| exp2-cpu-20000 | events/s | docker |")][0]
+        self.assertIn("within noise", docker)
+
+    def test_csv_has_one_row_per_run_record(self):
+        d = self.fixture("three-platforms")
+        vbtest.run("report", d, "--format", "csv", check=0)
+        import csv
+        with open(os.path.join(d, "report.csv"), newline="") as f:
+            table = list(csv.DictReader(f))
+        self.assertEqual(len(table), len(vbtest.load(d)["runs"]))
+        failed = [r for r in table if r["error"]]
+        self.assertEqual([(r["platform"], r["experiment"], r["iteration"]) for r in failed],
+                         [("qemu", "exp3-fileio-rndrw", "2")])
+        self.assertGreater(float(table[-1]["host_user_pct"] or table[-1]["host_kernel_pct"]), 0)
+
+    def test_compare_verdicts_and_exit_codes(self):
+        a = os.path.join(RESULTS, "native-a")
+        cpu = {"exp1-cpu-2000", "exp2-cpu-20000"}
+        # Two real runs of one build: no change in any CPU workload metric.
+        p = vbtest.run("compare", a, os.path.join(RESULTS, "native-b"))
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        same = [r for r in rows(p.stdout) if r["experiment"] in cpu and "(info)" not in r["verdict"]]
+        self.assertGreaterEqual(len(same), 10)
+        for r in same:
+            if r["metric"] in ("events/s", "latency avg (ms)", "latency 95th percentile (ms)", "latency min (ms)"):
+                self.assertEqual(r["verdict"], "no change", r)
+        # 20% fewer CPU events/s in every iteration: regressed, exit 1.
+        p = vbtest.run("compare", a, os.path.join(RESULTS, "native-a-cpu-20pct-slower"), check=1)
+        ev = [r for r in rows(p.stdout) if r["metric"] == "events/s"]
+        self.assertEqual({r["experiment"]: r["verdict"] for r in ev},
+                         {"exp1-cpu-2000": "regressed", "exp2-cpu-20000": "regressed"})
+        self.assertIn("Verdict: REGRESSED (exit 1)", p.stdout)
+        # ... unless the threshold is above 20%.
+        vbtest.run("compare", a, os.path.join(RESULTS, "native-a-cpu-20pct-slower"), "--max-regression", "25", check=0)
+        # 20% more: improved, exit 0.
+        p = vbtest.run("compare", a, os.path.join(RESULTS, "native-a-cpu-20pct-faster"), check=0)
+        ev = [r for r in rows(p.stdout) if r["metric"] == "events/s"]
+        self.assertEqual({r["verdict"] for r in ev}, {"improved"})
+        # JSON for CI tooling says the same.
+        import json
+        p = vbtest.run("compare", a, os.path.join(RESULTS, "native-a-cpu-20pct-slower"), "--format", "json", check=1)
+        j = json.loads(p.stdout)
+        self.assertTrue(j["regressed"])
+        reg = [m for m in j["metrics"] if m["verdict"] == "regressed"]
+        self.assertEqual({m["metric"] for m in reg}, {"metrics.events_per_sec"})
+        for m in reg:
+            self.assertAlmostEqual(m["change_pct"], -20.0, delta=0.01)
+            self.assertLess(m["p"], 0.05)
+            self.assertLess(m["change_ci_high_pct"], 0)
+
+    def test_compare_bad_input_exits_2_and_says_what_differs(self):
+        a = os.path.join(RESULTS, "native-a")
+        p = vbtest.run("compare", a, os.path.join(self.tmp, "missing"), check=2)
+        self.assertIn("no such file", p.stderr)
+        vbtest.run("compare", a, check=2)
+        other = self.fixture("native-b")
+        doc = vbtest.load(other)
+        doc["suite"]["experiments"][0]["args"][0] = "--cpu-max-prime=3000"
+        import json
+        with open(os.path.join(other, "results.json"), "w") as f:
+            json.dump(doc, f)
+        p = vbtest.run("compare", a, other, check=2)
+        self.assertIn('"exp1-cpu-2000" differs', p.stderr)
+        self.assertIn("--cpu-max-prime=3000", p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+    def test_runs_go_into_history_and_compare_against_it(self):
+        data = os.path.join(self.tmp, "data")
+        suite = os.path.join(self.tmp, "cpu-pair.toml")
+        with open(suite, "w") as f:
+            f.write(CPU_SUITE)
+        outs = []
+        for n in range(2):
+            out = os.path.join(self.tmp, f"run{n}")
+            p = vbtest.run("--data-dir", data, "run", "--suite", suite, "--out", out, check=0)
+            self.assertIn("history: recorded run", p.stderr)
+            outs.append(out)
+        db = os.path.join(data, "history.sqlite")
+        with sqlite3.connect(db) as c:
+            self.assertEqual(c.execute("SELECT count(*) FROM runs").fetchone()[0], 2)
+        p = vbtest.run("--data-dir", data, "history", "--experiment", "cpu-small", check=0)
+        listed = [l for l in p.stdout.splitlines()[1:] if "cpu-small" in l]
+        self.assertEqual(len(listed), 2, p.stdout)
+        self.assertTrue(all("events/s" in l for l in listed))
+        p = vbtest.run("history", "--db", db, "--metric", "p95", "--platform", "native", check=0)
+        self.assertEqual(len(p.stdout.splitlines()), 1 + 4, p.stdout)  # header + 2 runs x 2 experiments
+        # The newest run against the one before it, from history alone.
+        for against in ("last", "best"):
+            p = vbtest.run("--data-dir", data, "compare", outs[1], "--against", against)
+            self.assertIn(p.returncode, (0, 1), p.stderr)
+            self.assertIn("(--against " + against + ")", p.stdout)
+            self.assertEqual(p.returncode == 1, "Verdict: REGRESSED (exit 1)" in p.stdout)
+            self.assertEqual(len([r for r in rows(p.stdout) if r["metric"] == "events/s"]), 2)
+        # The first run has nothing before it.
+        p = vbtest.run("--data-dir", data, "compare", outs[0], "--against", "last", check=2)
+        self.assertIn("no other complete run", p.stderr)
+        p = vbtest.run("compare", outs[1], "--against", "last", "--db", os.path.join(self.tmp, "none.sqlite"), check=2)
+        self.assertIn("no such database", p.stderr)
+
+    def test_history_failure_is_a_warning_not_a_failed_run(self):
+        data = os.path.join(self.tmp, "data")
+        os.makedirs(os.path.join(data, "history.sqlite"))  # a directory where the database should be
+        suite = os.path.join(self.tmp, "cpu-pair.toml")
+        with open(suite, "w") as f:
+            f.write(CPU_SUITE.replace("iterations = 3", "iterations = 1"))
+        p = vbtest.run("--data-dir", data, "run", "--suite", suite, "--out", os.path.join(self.tmp, "o"), check=0)
+        self.assertIn("warning: history not updated", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,67 @@
+// history.sqlite: add, list, pick a baseline.
+#include "history.hpp"
+
+#include "test_util.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include <boost/json.hpp>
+#include <doctest/doctest.h>
+
+using namespace virtbench;
+
+namespace {
+boost::json::object fixture(const std::string& name) {
+  return boost::json::parse(test::data_file("results/" + name + "/results.json")).as_object();
+}
+boost::json::object at(boost::json::object doc, const char* started) {
+  doc["started_at"] = started;
+  return doc;
+}
+} // namespace
+
+TEST_CASE("history: runs go in once, list over time, and give baselines") {
+  TempDir dir(std::filesystem::temp_directory_path(), "vb-history-");
+  auto db = dir.path() / "history.sqlite";
+  CHECK_THROWS_AS(History(db, false), UsageError);
+  History h(db, true);
+  auto old_slow = at(fixture("native-a-cpu-20pct-slower"), "2026-11-01T00:00:00Z");
+  auto mid_fast = at(fixture("native-a-cpu-20pct-faster"), "2026-11-02T00:00:00Z");
+  auto newest = at(fixture("native-a"), "2026-11-03T00:00:00Z");
+  auto id_slow = h.add(old_slow, {});
+  CHECK(id_slow.rfind("20261101T000000-", 0) == 0);
+  CHECK(h.add(old_slow, {}) == id_slow); // same results, same id: replaced, not duplicated
+  auto id_fast = h.add(mid_fast, {});
+  auto id_new = h.add(newest, {});
+
+  HistoryFilter f;
+  f.platform = "native";
+  f.experiment = "exp1-cpu-2000";
+  auto rows = h.query(f);
+  REQUIRE(rows.size() == 3); // headline metric only, once per run
+  CHECK(rows[0].run_id == id_slow);
+  CHECK(rows[2].run_id == id_new);
+  CHECK(rows[0].metric == "metrics.events_per_sec");
+  CHECK(rows[0].mean == doctest::Approx(rows[2].mean * 0.8).epsilon(1e-4));
+  f.metric = "p95";
+  rows = h.query(f);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].metric == "metrics.latency_ms.p95");
+  f.metric = "nonsense";
+  CHECK_THROWS_AS(h.query(f), UsageError);
+
+  // The candidate is the newest run itself (as after `virtbench run`): it is skipped.
+  std::string chosen;
+  h.baseline_for("last", newest, chosen);
+  CHECK(chosen == id_fast);
+  h.baseline_for("best", newest, chosen);
+  CHECK(chosen == id_fast);
+  auto base = h.baseline_for(id_slow.substr(0, 20), newest, chosen);
+  CHECK(chosen == id_slow);
+  CHECK(base.at("started_at").as_string() == "2026-11-01T00:00:00Z");
+  CHECK_THROWS_AS(h.baseline_for("2026", newest, chosen), UsageError);
+  CHECK_THROWS_AS(h.baseline_for("nope", newest, chosen), UsageError);
+  auto other = newest;
+  other["suite"].as_object()["name"] = "coen241-hw1";
+  CHECK_THROWS_AS(h.baseline_for("last", other, chosen), UsageError);
+}
