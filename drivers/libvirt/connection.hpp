@@ -75,7 +75,12 @@ awaitable<std::invoke_result_t<F&>> run_blocking(asio::thread_pool& pool, F fn) 
       co_return fn();
     }
   };
-  co_return co_await asio::co_spawn(pool.get_executor(), std::move(task), use_awaitable);
+  // The caller's cancellation slot is not passed on: once fn runs it finishes, and a
+  // cancelled state in the spawned coroutine would make asio's co_spawn throw on the
+  // worker thread after fn returned (std::terminate). The caller sees the cancellation at
+  // its next co_await.
+  auto token = asio::bind_cancellation_slot(asio::cancellation_slot(), use_awaitable);
+  co_return co_await asio::co_spawn(pool.get_executor(), std::move(task), token);
 }
 
 } // namespace virtbench::libvirt

@@ -1,0 +1,184 @@
+"""The libvirt platform end to end against the local libvirtd (tools/test.d/20-libvirtd starts
+it): the quick suite next to native, leftovers of a crashed run, Ctrl-C, a libvirtd that does
+not answer, and `image push` with the pool storage a remote host uses."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import vbtest  # noqa: E402
+
+URI = "qemu:///system"
+EXPERIMENTS = ["exp1-cpu-2000", "exp2-cpu-20000", "exp3-fileio-rndrw", "exp4-fileio-rndrw-async"]
+
+
+def virsh(*args, check=True):
+    p = subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True, timeout=120)
+    if check and p.returncode != 0:
+        raise AssertionError(f"virsh {' '.join(args)}: exit {p.returncode}\n{p.stdout}{p.stderr}")
+    return p
+
+
+def virtbench_domains():
+    return [n for n in virsh("list", "--all", "--name").stdout.split() if n.startswith("virtbench-")]
+
+
+def pool_volumes():
+    p = virsh("vol-list", "virtbench", check=False)
+    return [line.split()[0] for line in p.stdout.splitlines()[2:] if line.strip()]
+
+
+def console_tail(out):
+    """The guest console's last lines, for failure messages."""
+    try:
+        with open(os.path.join(out, "raw", "libvirt", "console.log"), errors="replace") as f:
+            return "\n--- guest console (tail)\n" + f.read()[-3000:]
+    except OSError:
+        return "\n(no guest console log)"
+
+
+class LibvirtPlatform(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        p = subprocess.run(["virsh", "-c", URI, "version"], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise AssertionError("libvirtd does not answer on qemu:///system (tools/test.d/20-libvirtd starts it): "
+                                 + p.stderr)
+
+    def setUp(self):
+        self.tmp = vbtest.temp_dir()
+        self.assertEqual(virtbench_domains(), [], "a virtbench domain is running before the test")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        leftovers = virtbench_domains()
+        for name in leftovers:
+            virsh("destroy", name, check=False)
+        self.assertEqual(leftovers, [], "virtbench domains survived the test")
+
+    def leftover_domain(self, name):
+        """A domain named like a crashed run's (no disks: the firmware idles), owned by a dead pid."""
+        xml = f"""<domain type='qemu'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+  <metadata><virtbench:owner xmlns:virtbench='https://virtbench.invalid/libvirt/1'>{os.uname().nodename} 999999999</virtbench:owner></metadata>
+  <os><type arch='x86_64'>hvm</type></os><devices><memballoon model='none'/></devices></domain>"""
+        path = os.path.join(self.tmp, "leftover.xml")
+        with open(path, "w") as f:
+            f.write(xml)
+        virsh("create", path)
+
+    def test_quick_suite_next_to_native_with_cpu_splits_and_no_domain_left(self):
+        self.leftover_domain("virtbench-leftover-of-a-crash")
+        out = os.path.join(self.tmp, "out")
+        p = vbtest.run("run", "--suite", "quick", "--platform", "native,libvirt", "--iterations", "1", "--time", "2",
+                       "--out", out, "--libvirt-uri", URI)
+        self.assertEqual(p.returncode, 0, p.stderr + console_tail(out))
+        self.assertIn("removed domain virtbench-leftover-of-a-crash left by an earlier run", p.stderr)
+        self.assertIn("guest agent answered", p.stderr)
+        r = vbtest.load(out)
+        lv = next(x for x in r["platforms"] if x["name"] == "libvirt")
+        self.assertEqual(lv["uri"], URI)
+        self.assertEqual(lv["host"], os.uname().nodename)
+        self.assertEqual(lv["domain_type"], "qemu")  # TCG here: KVM is PVM-only
+        self.assertEqual(lv["accel"], "tcg")
+        self.assertIn("PVM", lv["accel_reason"])
+        self.assertTrue(lv["machine"].startswith("pc-q35-"), lv["machine"])
+        self.assertEqual(lv["cpu_model"], "max")
+        self.assertEqual(lv["hypervisor"], "QEMU")
+        for key in ("libvirt_version", "hypervisor_version", "image_digest", "sysbench_sha256", "fileio_storage",
+                    "cache_mode", "vcpus", "memory_bytes", "aio"):
+            self.assertTrue(lv[key], key)
+        self.assertGreater(lv["boot_to_ready_s"], 0.5)
+        self.assertIn("qemu-system-x86_64", lv["qemu_command"])
+        self.assertNotIn("-netdev", lv["qemu_command"])
+        for platform in ("native", "libvirt"):
+            runs = [x for x in r["runs"] if x["platform"] == platform and "warmup" not in x]
+            self.assertEqual(sorted(x["experiment"] for x in runs), EXPERIMENTS, platform)
+            for run in runs:
+                self.assertEqual(run["exit_code"], 0, run)
+                self.assertNotIn("error", run)
+                m = run["metrics"]
+                if "cpu" in run["experiment"]:
+                    self.assertGreater(m["events_per_sec"], 0)
+                else:
+                    self.assertGreater(m["reads_per_s"] + m["writes_per_s"], 0)
+                cpu = run["cpu"]
+                self.assertGreater(cpu["host"]["user_pct"] + cpu["host"]["kernel_pct"], 5, run)
+                if platform == "libvirt":
+                    self.assertGreater(cpu["guest"]["user_pct"] + cpu["guest"]["kernel_pct"], 5, run)
+                    # Host-side CPU of the domain's cgroup (virDomainGetCPUStats).
+                    pp = cpu["platform_process"]
+                    self.assertGreater(pp["user_s"] + pp["kernel_s"], 0.5, run)
+                    if "fileio" in run["experiment"]:
+                        self.assertEqual(run["cache_drops"][0]["where"], "guest")
+        with open(os.path.join(out, "raw", "libvirt", "console.log"), errors="replace") as f:
+            self.assertIn("virtbench-init: agent on", f.read())
+        with open(os.path.join(out, "raw", "libvirt", "domain.xml")) as f:
+            self.assertIn("<name>" + lv["domain_name"] + "</name>", f.read())
+        self.assertEqual(virtbench_domains(), [])
+
+    def test_ctrl_c_in_the_middle_destroys_the_domain(self):
+        out = os.path.join(self.tmp, "out")
+        proc = subprocess.Popen([vbtest.VIRTBENCH, "run", "--suite", "quick", "--platform", "libvirt", "--iterations",
+                                 "3", "--time", "2", "--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            vbtest.wait_for(lambda: len(vbtest.runs_in(out)) >= 2, 180, "two finished iterations")
+            self.assertEqual(len(virtbench_domains()), 1)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertIn("interrupted", err)
+        self.assertEqual(virtbench_domains(), [])
+        self.assertTrue(vbtest.load(out)["interrupted"])
+
+    def test_a_libvirtd_that_does_not_answer_is_named_with_the_fix(self):
+        out = os.path.join(self.tmp, "out")
+        uri = "qemu:///system?socket=/nonexistent/libvirt-sock"
+        p = vbtest.run("run", "--suite", "quick", "--platform", "libvirt", "--iterations", "1", "--time", "1",
+                       "--out", out, "--libvirt-uri", uri)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("connect to libvirt at " + uri, p.stderr)
+        self.assertIn("libvirtd -d", p.stderr)
+
+    def test_image_push_then_a_run_from_the_pool_as_on_a_remote_host(self):
+        before = set(pool_volumes())
+        p = vbtest.run("image", "push", "--libvirt-uri", URI, check=0)
+        manifest = json.loads(vbtest.run("image", "list", "--json", check=0).stdout)
+        prefix = manifest["recipe_hash"][:12] + "-"
+        pushed = [prefix + "base.qcow2", prefix + "vmlinuz", prefix + "initrd.img"]
+        try:
+            self.assertTrue(set(pushed) <= set(pool_volumes()), pool_volumes())
+            p = vbtest.run("image", "push", "--libvirt-uri", URI, check=0)
+            self.assertEqual(p.stdout.count("already in pool virtbench"), 3, p.stdout)
+            suite = os.path.join(self.tmp, "s.toml")
+            with open(suite, "w") as f:
+                f.write('name = "pool"\niterations = 1\n[[experiment]]\nname = "cpu"\nworkload = "cpu"\n'
+                        'cpu-max-prime = 2000\ntime = 1\nwarmup = 0\n[[experiment]]\nname = "io"\nworkload = "fileio"\n'
+                        'file-total-size = "16M"\nfile-test-mode = "rndrw"\ntime = 1\n')
+            out = os.path.join(self.tmp, "out")
+            env = dict(os.environ, VIRTBENCH_LIBVIRT_POOL_STORAGE="1")
+            p = vbtest.run("run", "--suite", suite, "--platform", "libvirt", "--out", out, env=env)
+            self.assertEqual(p.returncode, 0, p.stderr + console_tail(out))
+            r = vbtest.load(out)
+            self.assertEqual(r["platforms"][0]["storage"], "pool virtbench")
+            self.assertEqual([x["exit_code"] for x in r["runs"]], [0, 0], r["runs"])
+            # The console log came back from the pool; the run's volumes are gone from it.
+            with open(os.path.join(out, "raw", "libvirt", "console.log"), errors="replace") as f:
+                self.assertIn("virtbench-init: agent on", f.read())
+            self.assertEqual([v for v in pool_volumes() if v.startswith("virtbench-")], [])
+        finally:
+            for name in pushed:
+                if name not in before:
+                    virsh("vol-delete", name, "--pool", "virtbench", check=False)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
