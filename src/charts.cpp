@@ -49,7 +49,7 @@ std::string prefix_ids(std::string svg, const std::string& prefix) {
 std::string gnuplot_script(const ChartSpec& c, const std::string& output) {
   std::string s;
   s += "reset\n";
-  s += "set terminal svg size 760,380 dynamic noenhanced font \"sans,12\" background \"white\"\n";
+  s += "set terminal svg size 600,400 dynamic noenhanced font \"sans,15\" background \"white\"\n";
   s += "set output " + quoted(output) + "\n";
   s += "set datafile missing \"NaN\"\n";
   s += "set title " + quoted(c.title) + "\n";
@@ -84,11 +84,11 @@ std::string gnuplot_script(const ChartSpec& c, const std::string& output) {
   case ChartSpec::Type::bars_with_ci:
     s += "unset key\nset boxwidth 0.6\nset xrange [-0.6:" + fmt::format("{}", c.categories.size() - 0.4) + "]\n";
     s += "plot $data using 0:2:($0+1):xtic(1) with boxes lc variable, \\\n"
-         "     '' using 0:2:3:4 with yerrorbars lc rgb \"black\" lw 1.5 pt -1\n";
+         "     '' using 0:2:3:4 with yerrorbars lc rgb \"black\" lw 1.5 pt 7 ps 0\n";
     break;
   case ChartSpec::Type::clustered:
   case ChartSpec::Type::stacked:
-    s += "set key outside right top vertical\n";
+    s += "set key outside top center horizontal samplen 1.5\n";
     s += "set style data histograms\n";
     s += c.type == ChartSpec::Type::clustered ? "set style histogram clustered gap 1\n" : "set style histogram rowstacked\n";
     s += "set boxwidth " + std::string(c.type == ChartSpec::Type::clustered ? "0.9" : "0.6") + "\n";

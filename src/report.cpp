@@ -175,13 +175,13 @@ std::vector<ChartSpec> experiment_charts(const Analysis& a, const ExperimentInfo
   bars.ylabel = def ? std::string(def->label) : exp.headline;
   ChartSpec latency;
   latency.type = ChartSpec::Type::clustered;
-  latency.title = exp.name + ": latency (ms, mean of iterations)";
+  latency.title = exp.name + ": latency (ms, means)";
   latency.ylabel = "ms (log scale)";
   latency.series = {"min", "avg", "p95", "max"};
   latency.log_y = true;
   ChartSpec cpu;
   cpu.type = ChartSpec::Type::stacked;
-  cpu.title = exp.name + ": where the CPU time went (% of all CPUs, mean)";
+  cpu.title = exp.name + ": CPU time (% of all CPUs)";
   cpu.ylabel = "%";
   cpu.series = {"user", "kernel", "iowait"};
   for (auto& p : a.platforms) {

@@ -3,6 +3,8 @@
 
 #include <boost/json/object.hpp>
 
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,5 +24,10 @@ std::string render_html(const boost::json::object& results, std::vector<std::str
 // README.md, "results as CSV"); never reordered, only appended to.
 std::string render_csv(const boost::json::object& results);
 const std::vector<std::string>& csv_columns();
+
+// After a run: writes DIR/report.html and DIR/report.csv next to report.md. Never throws;
+// what could not be written (or drawn) is logged as a warning.
+void write_extra_reports(const std::filesystem::path& out_dir, const boost::json::object& results,
+                         const std::function<void(const std::string&)>& log) noexcept;
 
 } // namespace virtbench

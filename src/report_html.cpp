@@ -3,6 +3,8 @@
 #include "report.hpp"
 #include "report_doc.hpp"
 
+#include "util/fs.hpp"
+
 #include <fmt/format.h>
 
 namespace virtbench {
@@ -32,7 +34,8 @@ std::string inline_html(const std::string& text) {
       out += code ? "</code>" : "<code>";
       code = !code;
     } else if (!code && text.compare(i, 2, "**") == 0) {
-      out += bold ? "</strong>" : "<strong>";
+      // **noisy** is a warning; other bold text is emphasis.
+      out += bold ? "</strong>" : text.compare(i + 2, 7, "noisy**") == 0 ? "<strong class=\"noisy\">" : "<strong>";
       bold = !bold;
       ++i;
     } else {
@@ -56,7 +59,7 @@ th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; }
 th { background: #f4f4f4; } td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; }
 tr:nth-child(even) td { background: #fafafa; }
 code { background: #f2f2f2; padding: 0 0.2rem; border-radius: 3px; }
-strong { color: #b00; }
+strong.noisy { color: #b00; }
 .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); gap: 1rem; }
 figure { margin: 0; border: 1px solid #e4e4e4; padding: 0.25rem; }
 figure svg { width: 100%; height: auto; display: block; }
@@ -149,6 +152,27 @@ std::string render_html(const boost::json::object& results, std::vector<std::str
         title += c;
   }
   return render_html_doc(doc, title, warnings);
+}
+
+void write_extra_reports(const std::filesystem::path& out_dir, const boost::json::object& results,
+                         const std::function<void(const std::string&)>& log) noexcept {
+  auto warn = [&](const std::string& what) {
+    if (log)
+      log("warning: " + what);
+  };
+  try {
+    std::vector<std::string> warnings;
+    write_file_atomic(out_dir / "report.html", render_html(results, warnings));
+    for (auto& w : warnings)
+      warn("report.html: " + w);
+  } catch (const std::exception& e) {
+    warn(std::string("report.html not written: ") + e.what());
+  }
+  try {
+    write_file_atomic(out_dir / "report.csv", render_csv(results));
+  } catch (const std::exception& e) {
+    warn(std::string("report.csv not written: ") + e.what());
+  }
 }
 
 } // namespace virtbench

@@ -142,6 +142,7 @@ public:
     doc["interrupted"] = interrupted;
     m_results.flush();
     write_file_atomic(m_config.out_dir / "report.md", render_markdown(doc));
+    write_extra_reports(m_config.out_dir, doc, m_config.platform_options.log); // report.html, report.csv; warns, never throws
 
     if (failure) {
       if (is_cancellation(failure))

@@ -70,8 +70,8 @@ class Reports(unittest.TestCase):
         # 4 experiments x (headline bars with CI, latency, user/kernel/iowait stacks)
         self.assertEqual(html.count("<svg"), 12)
         self.assertNotIn("not drawn", html)
-        for needle in ("exp1-cpu-2000: events/s (mean, 95% CI)", "exp3-fileio-rndrw: latency (ms, mean of iterations)",
-                       "where the CPU time went", "qemu (guest)"):
+        for needle in ("exp1-cpu-2000: events/s (mean, 95% CI)", "exp3-fileio-rndrw: latency (ms, means)",
+                       "exp4-fileio-rndrw-async: CPU time (% of all CPUs)", "qemu (guest)"):
             self.assertIn(needle, html)
         # Nothing loaded from elsewhere: no scripts, stylesheets, images or external links.
         for pattern in (r"<script", r"<link", r"<img", r"src=", r"href=[\"']https?:", r"@import", r"url\(http"):
