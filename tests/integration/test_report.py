@@ -165,6 +165,10 @@ class Reports(unittest.TestCase):
             out = os.path.join(self.tmp, f"run{n}")
             p = vbtest.run("--data-dir", data, "run", "--suite", suite, "--out", out, check=0)
             self.assertIn("history: recorded run", p.stderr)
+            self.assertNotIn("warning", p.stderr)
+            # run writes every report, not only report.md
+            self.assertEqual(read(os.path.join(out, "report.html")).count("<svg"), 6)  # 2 experiments x 3 charts
+            self.assertEqual(len(read(os.path.join(out, "report.csv")).splitlines()), 1 + 6)
             outs.append(out)
         db = os.path.join(data, "history.sqlite")
         with sqlite3.connect(db) as c:
