@@ -22,6 +22,13 @@ double number(const boost::json::value* v) { return v && v->is_number() ? v->to_
 
 std::string render_methodology(const boost::json::object& r) {
   std::string md = "## Methodology\n\n";
+  for (auto& item : methodology_items(r))
+    md += "- " + item + "\n";
+  return md;
+}
+
+std::vector<std::string> methodology_items(const boost::json::object& r) {
+  std::vector<std::string> items;
   auto& runs = r.at("runs").as_array();
   auto& suite = r.at("suite").as_object();
 
@@ -37,16 +44,22 @@ std::string render_methodology(const boost::json::object& r) {
   for (auto& [k, platforms] : round_orders)
     if (platforms.size() > 1)
       distinct.insert(platforms);
-  if (order == "interleaved")
-    md += fmt::format("- **Order**: interleaved. Every platform was started first; then, experiment by experiment and "
+  std::set<std::string> platform_names;
+  for (auto& v : runs)
+    platform_names.insert(text(v.as_object().if_contains("platform")));
+  if (platform_names.size() < 2)
+    items.push_back("**Order**: one platform, so there was nothing to interleave; iterations ran experiment by "
+                    "experiment.");
+  else if (order == "interleaved")
+    items.push_back(fmt::format("**Order**: interleaved. Every platform was started first; then, experiment by experiment and "
                       "round by round, each platform ran one iteration in a shuffled order (seed {}, {} distinct "
                       "orders over {} rounds) while the others were frozen (QMP `stop`, Engine API `pause`), so drift "
-                      "over time spreads evenly over the platforms.\n",
-                      text(r.if_contains("seed")), distinct.size(), round_orders.size());
+                      "over time spreads evenly over the platforms.",
+                      text(r.if_contains("seed")), distinct.size(), round_orders.size()));
   else
-    md += "- **Order**: grouped: all of one platform's iterations, then the next platform's, as the assignment did "
-          "(drift over time then falls on whole platforms).\n";
-  md += "- **Iterations** never overlap (the assignment's script started five sysbench processes at once).\n";
+    items.push_back("**Order**: grouped: all of one platform's iterations, then the next platform's, as the assignment "
+                    "did (drift over time then falls on whole platforms).");
+  items.push_back("**Iterations** never overlap (the assignment's script started five sysbench processes at once).");
 
   // Warm-ups.
   std::string warm;
@@ -54,7 +67,7 @@ std::string render_methodology(const boost::json::object& r) {
     auto& exp = e.as_object();
     warm += fmt::format("{}{} {}", warm.empty() ? "" : ", ", text(exp.if_contains("name")), text(exp.if_contains("warmup")));
   }
-  md += fmt::format("- **Warm-up** iterations, run and recorded but left out of every statistic: {}.\n", warm);
+  items.push_back(fmt::format("**Warm-up** iterations, run and recorded but left out of every statistic: {}.", warm));
 
   // Cache drops.
   if (r.contains("drop_caches") && r.at("drop_caches").as_bool()) {
@@ -77,21 +90,21 @@ std::string render_methodology(const boost::json::object& r) {
     std::string where;
     for (auto& [w, c] : verified)
       where += fmt::format("{}{}: {} of {} drops verified", where.empty() ? "" : "; ", w, c.first, c.second);
-    md += fmt::format("- **Caches**: before every fileio run (after its untimed `prepare`), `sync` then "
+    items.push_back(fmt::format("**Caches**: before every fileio run (after its untimed `prepare`), `sync` then "
                       "`3 > /proc/sys/vm/drop_caches` (page cache, dentries and inodes) where the I/O is cached: the "
                       "host for native and docker, the guest (and the host unless QEMU uses `cache=none`) for qemu. "
                       "`Cached:` in /proc/meminfo is read before and after each drop; a drop counts as verified when it "
-                      "fell by at least half the data set just written ({}).\n",
-                      where.empty() ? "no fileio runs" : where);
+                      "fell by at least half the data set just written ({}).",
+                      where.empty() ? "no fileio runs" : where));
   } else {
-    md += "- **Caches** were not dropped (`--no-drop-caches`): fileio figures include a warm page cache.\n";
+    items.push_back("**Caches** were not dropped (`--no-drop-caches`): fileio figures include a warm page cache.");
   }
 
   // Per platform: storage, accelerator, channel.
   for (auto& pv : r.at("platforms").as_array()) {
     auto& p = pv.as_object();
     auto name = text(p.if_contains("name"));
-    std::string line = fmt::format("- **{}**:", name);
+    std::string line = fmt::format("**{}**:", name);
     if (auto* a = p.if_contains("accel"))
       line += fmt::format(" accelerator {} ({});", text(a), text(p.if_contains("accel_reason")));
     if (auto* s = p.if_contains("fileio_storage"))
@@ -116,25 +129,25 @@ std::string render_methodology(const boost::json::object& r) {
       line.back() = '.';
     else
       line += " no further facts recorded.";
-    md += line + "\n";
+    items.push_back(line);
   }
 
-  md += fmt::format("- **CPU split**: /proc/stat sampled every {} ms during each run on the host (and in the guest "
+  items.push_back(fmt::format("**CPU split**: /proc/stat sampled every {} ms during each run on the host (and in the guest "
                     "through the agent); user = user + nice, kernel = system + irq + softirq, as percentages of all "
                     "CPU time over the run. \"process\" figures are the workload's own CPU seconds (native), the "
-                    "container's cgroup (docker) or QEMU's threads (qemu), as the host charged them.\n",
-                    text(r.if_contains("sample_interval_ms")));
+                    "container's cgroup (docker) or QEMU's threads (qemu), as the host charged them.",
+                    text(r.if_contains("sample_interval_ms"))));
   if (auto* w = r.if_contains("warnings"); w && w->is_array())
     for (auto& x : w->as_array())
-      md += "- **Warning**: " + text(&x) + "\n";
-  md += fmt::format("- **Provenance**: virtbench {}, command `{}`.\n", text(r.if_contains("virtbench_version")), [&] {
+      items.push_back("**Warning**: " + text(&x));
+  items.push_back(fmt::format("**Provenance**: virtbench {}, command `{}`.", text(r.if_contains("virtbench_version")), [&] {
     std::string c;
     if (auto* cmd = r.if_contains("command"); cmd && cmd->is_array())
       for (auto& a : cmd->as_array())
         c += (c.empty() ? "" : " ") + text(&a);
     return c;
-  }());
-  return md;
+  }()));
+  return items;
 }
 
 } // namespace virtbench

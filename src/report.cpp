@@ -1,5 +1,7 @@
 #include "report.hpp"
 
+#include "methodology.hpp"
+
 #include "catalog.hpp"
 #include "report_doc.hpp"
 #include "report_model.hpp"
@@ -433,6 +435,8 @@ ReportDoc build_report(const object& results) {
   add_iteration_tables(doc, a);
   add_cpu_split(doc, a);
   add_cache_drops(doc, a);
+  doc.push_back({ReportBlock::Kind::heading, 2, "Methodology", {}, {}, {}});
+  doc.push_back({ReportBlock::Kind::bullets, 2, {}, methodology_items(results), {}, {}});
   return doc;
 }
 
