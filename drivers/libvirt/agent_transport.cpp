@@ -17,10 +17,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string command_name(const json::object& command) {
-  if (auto* e = command.if_contains("execute"); e && e->is_string())
-    return std::string(e->as_string());
-  return "agent command";
+// "guest-exec" for {"execute": "guest-exec", ...}.
+std::string execute_of(const json::object& c) {
+  auto* e = c.if_contains("execute");
+  return e && e->is_string() ? std::string(e->as_string()) : "agent command";
 }
 
 // libvirt's text for an agent "error" answer (qemuAgentCheckError).
@@ -49,8 +49,10 @@ int agent_timeout_seconds(std::chrono::milliseconds timeout) {
 LibvirtAgentTransport::LibvirtAgentTransport(virDomainPtr domain, asio::thread_pool& pool)
     : m_domain(domain), m_pool(pool) {}
 
-awaitable<std::string> LibvirtAgentTransport::command(std::string text, std::string what,
-                                                     std::chrono::milliseconds timeout, bool wait) {
+awaitable<std::string> LibvirtAgentTransport::command(json::object command_object, std::chrono::milliseconds timeout,
+                                                     bool wait) {
+  auto what = execute_of(command_object);
+  auto text = json::serialize(command_object);
   auto guard = co_await m_mutex.lock();
   auto domain = m_domain;
   int seconds = wait ? agent_timeout_seconds(timeout) : VIR_DOMAIN_QEMU_AGENT_COMMAND_NOWAIT;
@@ -80,16 +82,13 @@ awaitable<std::string> LibvirtAgentTransport::command(std::string text, std::str
 }
 
 awaitable<json::value> LibvirtAgentTransport::call(json::object command_object, std::chrono::milliseconds timeout) {
-  auto what = command_name(command_object);
-  auto text = json::serialize(command_object);
-  auto reply = co_await command(std::move(text), what, timeout, true);
+  auto what = execute_of(command_object);
+  auto reply = co_await command(std::move(command_object), timeout, true);
   co_return parse_agent_reply(what, reply);
 }
 
 awaitable<void> LibvirtAgentTransport::send(json::object command_object, std::chrono::milliseconds timeout) {
-  auto what = command_name(command_object);
-  auto text = json::serialize(command_object);
-  co_await command(std::move(text), what, timeout, false);
+  co_await command(std::move(command_object), timeout, false);
 }
 
 awaitable<void> LibvirtAgentTransport::sync(std::chrono::milliseconds timeout) {

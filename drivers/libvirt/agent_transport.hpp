@@ -33,7 +33,8 @@ public:
   awaitable<void> sync(std::chrono::milliseconds timeout) override;
 
 private:
-  awaitable<std::string> command(std::string json, std::string what, std::chrono::milliseconds timeout, bool wait);
+  // The reply text; throws as call() documents, naming the command.
+  awaitable<std::string> command(boost::json::object command, std::chrono::milliseconds timeout, bool wait);
 
   virDomainPtr m_domain;
   asio::thread_pool& m_pool;

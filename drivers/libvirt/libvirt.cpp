@@ -7,10 +7,10 @@
 #include "drivers/qemu/accel.hpp"
 #include "drivers/qemu/agent.hpp"
 #include "drivers/qemu/disks.hpp"
+#include "drivers/qemu/guest_ops.hpp"
 #include "drivers/qemu/qemu_command.hpp"
 #include "host.hpp"
 #include "image.hpp"
-#include "procstat.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -34,16 +34,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* k_guest_scratch_dir = "/scratch";
-
-bool is_cancellation(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const boost::system::system_error& se) {
-    return se.code() == asio::error::operation_aborted;
-  } catch (...) {
-    return false;
-  }
-}
 
 std::string this_host_name() {
   char buf[256] = {};
@@ -165,21 +155,16 @@ public:
     if (lost || (failure && !domain_active()))
       throw PlatformLost("boot the guest: domain " + m_name + " is no longer running\n" + console_tail());
     if (failure) {
-      if (is_cancellation(failure))
+      if (qemu::is_cancellation(failure))
         std::rethrow_exception(failure);
       throw Error(fmt::format("boot the guest: its agent did not answer through libvirt within {} s (domain type {}; {})\n{}",
-                              limit.count(), m_type.domain_type, what_of(failure), console_tail()));
+                              limit.count(), m_type.domain_type, qemu::what_of(failure), console_tail()));
     }
     m_boot_to_ready_s = std::chrono::duration<double>(Clock::now() - m_started_at).count();
     log(fmt::format("libvirt: guest agent answered {:.2f} s after virDomainCreateXML", m_boot_to_ready_s));
 
     try {
-      std::vector<std::string> mount_argv{"sh", "-c", "mkdir -p \"$1\" && mount -t ext4 /dev/vdb \"$1\"", "sh",
-                                          k_guest_scratch_dir};
-      co_await run_in_guest_checked(mount_argv);
-      std::vector<std::string> version_argv{"sysbench", "--version"};
-      auto v = co_await m_agent->exec(version_argv, "", 60s);
-      m_guest_sysbench_version = v.out.substr(0, v.out.find('\n'));
+      m_guest_sysbench_version = co_await qemu::prepare_guest(*m_agent, k_guest_scratch_dir);
     } catch (...) {
       failure = std::current_exception();
     }
@@ -239,16 +224,7 @@ public:
   awaitable<ExecResult> exec(ExecRequest request) override {
     std::exception_ptr failure;
     try {
-      auto r = co_await agent().exec(request.argv, request.cwd, request.timeout);
-      ExecResult result;
-      result.exit_code = r.timed_out ? -1 : r.exit_code;
-      result.timed_out = r.timed_out;
-      result.out = std::move(r.out);
-      result.err = std::move(r.err);
-      result.wall_s = r.wall_s;
-      if (r.signal)
-        result.err += fmt::format("\n(killed by signal {} in the guest)", r.signal);
-      co_return result;
+      co_return qemu::to_exec_result(co_await agent().exec(request.argv, request.cwd, request.timeout));
     } catch (...) {
       failure = std::current_exception();
     }
@@ -269,15 +245,7 @@ public:
     std::vector<CacheDrop> drops;
     std::exception_ptr failure;
     try {
-      CacheDrop guest{"guest", 0, 0};
-      std::string meminfo = "/proc/meminfo";
-      guest.cached_before_kib = parse_meminfo_kib(co_await agent().read_file(meminfo), "Cached");
-      std::vector<std::string> sync_argv{"sync"};
-      co_await run_in_guest_checked(sync_argv, 300s);
-      std::string knob = "/proc/sys/vm/drop_caches", all = "3";
-      co_await agent().write_file(knob, all);
-      guest.cached_after_kib = parse_meminfo_kib(co_await agent().read_file(meminfo), "Cached");
-      drops.push_back(guest);
+      drops.push_back(co_await qemu::drop_guest_caches(agent()));
     } catch (...) {
       failure = std::current_exception();
     }
@@ -359,16 +327,6 @@ private:
       m_options.log(line);
   }
 
-  static std::string what_of(const std::exception_ptr& e) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      return ex.what();
-    } catch (...) {
-      return "unknown error";
-    }
-  }
-
   virDomainPtr domain() const {
     if (!m_domain || m_destroyed)
       throw Error("libvirt: the domain is not running (start() did not finish)");
@@ -398,7 +356,7 @@ private:
 
   // Rethrows a failure with context; PlatformLost when the domain is gone.
   [[noreturn]] void rethrow(std::exception_ptr failure, const std::string& what) {
-    if (is_cancellation(failure))
+    if (qemu::is_cancellation(failure))
       std::rethrow_exception(failure);
     if (m_domain && !domain_active())
       throw PlatformLost(what + ": domain " + m_name + " is no longer running\n" + console_tail());
@@ -413,14 +371,6 @@ private:
     } catch (const std::exception& e) {
       throw Error(what + ": " + e.what());
     }
-  }
-
-  awaitable<void> run_in_guest_checked(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 60s) {
-    auto r = co_await agent().exec(argv, "", timeout);
-    if (r.timed_out || r.exit_code != 0)
-      throw Error(fmt::format("{} in the guest: {}\n{}", format_argv(argv),
-                              r.timed_out ? "timed out" : fmt::format("exit code {}", r.exit_code),
-                              tail_lines(r.err + r.out, 10)));
   }
 
   // Returns when the domain is no longer active, or after `limit`.
