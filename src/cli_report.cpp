@@ -33,6 +33,7 @@ struct CompareArgs {
   std::string against;
   std::string db;
   std::string format = "text";
+  bool allow_mismatch = false;
 };
 
 struct HistoryArgs {
@@ -97,6 +98,15 @@ int compare_command(const CompareArgs& a, const GlobalOptions& g) {
     cand = load_results(a.dirs[1]);
     base_label = describe_run(base, a.dirs[0]);
     cand_label = describe_run(cand, a.dirs[1]);
+  }
+  if (auto differences = fingerprint_differences(base, cand); !differences.empty()) {
+    std::string list;
+    for (auto& d : differences)
+      list += "\n  " + d;
+    if (!a.allow_mismatch)
+      throw UsageError("compare: the two runs were measured differently, so a change may come from the setup, not the "
+                       "code:" + list + "\nMake the setups match, or pass --allow-mismatch to compare anyway.");
+    std::cerr << "compare: warning: the runs' fingerprints differ (--allow-mismatch):" << list << std::endl;
   }
   CompareOptions options;
   options.max_regression_pct = a.max_regression;
@@ -176,6 +186,8 @@ std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::Range(1e-9, 0.5))
       ->capture_default_str();
   compare->add_option("--against", cargs->against, "Base from history: last, best or a run id (see `virtbench history`)");
+  compare->add_flag("--allow-mismatch", cargs->allow_mismatch,
+                    "Compare even when the runs' fingerprints (accelerator, cache mode, limits, host ...) differ");
   compare->add_option("--db", cargs->db, "History database (default: DATA_DIR/history.sqlite)");
   compare->add_option("--format", cargs->format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
 

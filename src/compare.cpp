@@ -242,4 +242,58 @@ std::string render_comparison_json(const Comparison& c, const CompareOptions& op
   return pretty_json(o) + "\n";
 }
 
+namespace {
+
+std::string fingerprint_text(const boost::json::value* v) {
+  if (!v)
+    return "(absent)";
+  return v->is_string() ? std::string(v->get_string()) : boost::json::serialize(*v);
+}
+
+void diff_keys(const boost::json::object& a, const boost::json::object& b, const std::string& prefix,
+               const std::vector<std::string>& keys, std::vector<std::string>& out) {
+  for (auto& k : keys) {
+    auto* x = a.if_contains(k);
+    auto* y = b.if_contains(k);
+    if (!x && !y)
+      continue;
+    if (!x || !y || *x != *y)
+      out.push_back(fmt::format("{}.{}: {} -> {}", prefix, k, fingerprint_text(x), fingerprint_text(y)));
+  }
+}
+
+} // namespace
+
+std::vector<std::string> fingerprint_differences(const boost::json::object& base, const boost::json::object& cand) {
+  // What changes performance; paths, ids and timings of a particular run do not.
+  static const std::vector<std::string> k_platform_keys = {
+      "accel",        "domain_type",    "machine",        "cpu_model",     "cache_mode",     "aio",
+      "scratch_format", "vcpus",        "memory_bytes",   "nano_cpus",     "qemu_version",   "hypervisor_version",
+      "storage_driver", "cgroup_version", "cgroup_driver", "docker_storage", "engine_version", "sysbench_sha256",
+      "image_digest", "guest_kernel"};
+  static const std::vector<std::string> k_host_keys = {"cpu_model", "cpus", "memory_bytes", "kernel", "cpu_governor",
+                                                       "transparent_hugepage", "mitigations"};
+  std::vector<std::string> out;
+  auto object_at = [](const boost::json::object& o, const char* k) -> const boost::json::object* {
+    auto* v = o.if_contains(k);
+    return v && v->is_object() ? &v->get_object() : nullptr;
+  };
+  if (auto *hb = object_at(base, "host"), *hc = object_at(cand, "host"); hb && hc)
+    diff_keys(*hb, *hc, "host", k_host_keys, out);
+  auto platforms = [](const boost::json::object& r) {
+    std::map<std::string, const boost::json::object*> m;
+    if (auto* ps = r.if_contains("platforms"); ps && ps->is_array())
+      for (auto& p : ps->get_array())
+        if (p.is_object())
+          if (auto* n = p.get_object().if_contains("name"); n && n->is_string())
+            m[std::string(n->get_string())] = &p.get_object();
+    return m;
+  };
+  auto pb = platforms(base), pc = platforms(cand);
+  for (auto& [name, b] : pb)
+    if (auto it = pc.find(name); it != pc.end())
+      diff_keys(*b, *it->second, name, k_platform_keys, out);
+  return out;
+}
+
 } // namespace virtbench

@@ -55,6 +55,13 @@ std::string decide_verdict(const MetricDef& def, const SampleStats& base, const 
 Comparison compare_results(const boost::json::object& base, const boost::json::object& cand,
                            const CompareOptions& options);
 
+// Differences between the two runs' fingerprints in anything that changes performance:
+// per platform (accelerator, machine and CPU model, cache and aio mode, limits, storage
+// driver, cgroup version, engine/QEMU versions, sysbench binary, image) and per host (CPU,
+// memory, kernel, governor, transparent huge pages, mitigations). Each entry reads
+// "qemu.cache_mode: none -> writeback". Empty when the runs are comparable.
+std::vector<std::string> fingerprint_differences(const boost::json::object& base, const boost::json::object& cand);
+
 // A fixed-width table with a closing line saying what the exit code will be and why.
 std::string render_comparison_text(const Comparison& c, const CompareOptions& options, const std::string& base_label,
                                    const std::string& cand_label);

@@ -155,6 +155,23 @@ class Reports(unittest.TestCase):
         self.assertIn("--cpu-max-prime=3000", p.stderr)
         self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
 
+    def test_compare_refuses_runs_measured_differently_unless_allowed(self):
+        import json
+        base = self.fixture("three-platforms")
+        cand = os.path.join(self.tmp, "cand")
+        shutil.copytree(base, cand)
+        doc = vbtest.load(cand)
+        qemu = next(p for p in doc["platforms"] if p["name"] == "qemu")
+        qemu["cache_mode"] = "writeback" if qemu.get("cache_mode") != "writeback" else "none"
+        with open(os.path.join(cand, "results.json"), "w") as f:
+            json.dump(doc, f)
+        p = vbtest.run("compare", base, cand, check=2)
+        self.assertIn("measured differently", p.stderr)
+        self.assertIn("qemu.cache_mode:", p.stderr)
+        self.assertIn("--allow-mismatch", p.stderr)
+        p = vbtest.run("compare", base, cand, "--allow-mismatch", check=0)
+        self.assertIn("qemu.cache_mode:", p.stderr)
+
     def test_runs_go_into_history_and_compare_against_it(self):
         data = os.path.join(self.tmp, "data")
         suite = os.path.join(self.tmp, "cpu-pair.toml")

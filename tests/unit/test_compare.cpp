@@ -91,3 +91,21 @@ TEST_CASE("compare: different suites are bad input that names the experiments") 
     CHECK(msg.find("\"exp4-fileio-rndrw-async\" is only in BASE") != std::string::npos);
   }
 }
+
+TEST_CASE("fingerprints: a different cache mode or accelerator is listed, run-specific paths are not") {
+  auto base = boost::json::parse(R"json({"host": {"cpu_model": "X", "cpus": 2, "kernel": "6.1"},
+    "platforms": [{"name": "qemu", "accel": "tcg", "cache_mode": "none", "fileio_storage": "/a", "boot_to_ready_s": 3.1},
+                  {"name": "native"}]})json").as_object();
+  auto same = base;
+  same["platforms"].as_array()[0].as_object()["fileio_storage"] = "/b";
+  same["platforms"].as_array()[0].as_object()["boot_to_ready_s"] = 4.2;
+  CHECK(fingerprint_differences(base, same).empty());
+
+  auto other = base;
+  other["platforms"].as_array()[0].as_object()["cache_mode"] = "writeback";
+  other["host"].as_object()["kernel"] = "6.2";
+  auto diffs = fingerprint_differences(base, other);
+  REQUIRE(diffs.size() == 2);
+  CHECK(diffs[0] == "host.kernel: 6.1 -> 6.2");
+  CHECK(diffs[1] == "qemu.cache_mode: none -> writeback");
+}
