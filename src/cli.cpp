@@ -195,7 +195,9 @@ std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {
   run->add_option("--scratch-format", run_args.scratch_format, "qemu: format of the fileio scratch disk")
       ->check(CLI::IsMember({"raw", "qcow2"}))->capture_default_str();
   run->add_option("--qemu-arg", run_args.qemu_args, "qemu: extra argument appended to QEMU's argv (repeat for several)");
-  run->add_option("--docker-host", run_args.docker_host, "docker: engine socket (default: $DOCKER_HOST, then /var/run/docker.sock)");
+  run->add_option("--docker-host", run_args.docker_host,
+                  "docker: engine socket (default: $DOCKER_HOST, then /var/run/docker.sock; when none answers and you are "
+                  "root, virtbench starts a private dockerd for the run); \"private\" always uses a private dockerd");
   run->add_option("--docker-image", run_args.docker_image, "docker: image tag (default: the guest image's virtbench/guest:<hash>)");
   run->add_option("--docker-storage", run_args.docker_storage, "docker: where fileio's files live: bind (host directory) or volume")
       ->check(CLI::IsMember({"bind", "volume"}))->capture_default_str();
