@@ -148,6 +148,13 @@ class LibvirtPlatform(unittest.TestCase):
         self.assertIn("connect to libvirt at " + uri, p.stderr)
         self.assertIn("libvirtd -d", p.stderr)
 
+    def test_doctor_says_libvirtd_answers_and_which_domain_type_it_would_use(self):
+        p = vbtest.run("doctor", "--json")
+        row = next(c for c in json.loads(p.stdout)["checks"] if c["name"] == "libvirt")
+        self.assertEqual(row["status"], "ok", row)
+        self.assertIn("qemu:///system answers on " + os.uname().nodename, row["detail"])
+        self.assertIn("domain type qemu (auto: KVM not usable: libvirt offers kvm, but", row["detail"])
+
     def test_image_push_then_a_run_from_the_pool_as_on_a_remote_host(self):
         before = set(pool_volumes())
         p = vbtest.run("image", "push", "--libvirt-uri", URI, check=0)
