@@ -4,6 +4,7 @@
 #include "drivers/docker/docker.hpp"
 #include "drivers/libvirt/libvirt.hpp"
 #include "drivers/native/native.hpp"
+#include "drivers/qemu/qemu.hpp"
 #include "util/error.hpp"
 
 #include <map>
@@ -15,6 +16,7 @@ namespace {
 const std::vector<std::pair<std::string, PlatformFactory>>& registry() {
   static const std::vector<std::pair<std::string, PlatformFactory>> k_registry = {
       {"native", native::make_platform},
+      {"qemu", qemu::make_platform},
       {"docker", docker::make_platform},
       {"libvirt", libvirt::make_platform},
   };

@@ -1,0 +1,396 @@
+#include "drivers/qemu/agent.hpp"
+
+#include "drivers/qemu/qmp_protocol.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <fmt/format.h>
+
+#include <random>
+
+namespace virtbench::qemu {
+
+namespace json = boost::json;
+using stream_protocol = asio::local::stream_protocol;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string command_name(const json::object& command) {
+  if (auto* e = command.if_contains("execute"); e && e->is_string())
+    return std::string(e->as_string());
+  return "agent command";
+}
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string format_seconds(std::chrono::milliseconds d) { return fmt::format("{:g} s", d.count() / 1000.0); }
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------
+// UnixAgentTransport
+
+UnixAgentTransport::UnixAgentTransport(asio::any_io_executor executor, std::string socket_path)
+    : m_executor(executor), m_path(std::move(socket_path)) {
+  // Ids start at a random point so answers meant for an earlier client on the same
+  // port can never match ours.
+  std::random_device rd;
+  m_next_id = (static_cast<std::uint64_t>(rd()) % 1000000 + 1) * 1000;
+}
+
+UnixAgentTransport::~UnixAgentTransport() { close("guest agent client destroyed"); }
+
+void UnixAgentTransport::close(const std::string& reason) {
+  if (!m_closed) {
+    m_closed = true;
+    m_closed_reason = reason;
+  }
+  if (m_socket) {
+    boost::system::error_code ec;
+    m_socket->close(ec);
+  }
+}
+
+std::string UnixAgentTransport::lost(const std::string& what, const std::string& cause) const {
+  return "guest agent " + what + " on " + m_path + ": " + cause;
+}
+
+awaitable<void> UnixAgentTransport::ensure_connected(Deadline, const std::string& what) {
+  if (m_closed)
+    throw Error(lost(what, m_closed_reason));
+  if (m_socket && m_socket->is_open())
+    co_return;
+  m_socket.emplace(m_executor);
+  auto [ec] = co_await m_socket->async_connect(stream_protocol::endpoint(m_path), asio::as_tuple(use_awaitable));
+  if (ec == asio::error::operation_aborted && !m_closed)
+    throw boost::system::system_error(ec);
+  if (m_closed)
+    throw Error(lost(what, m_closed_reason));
+  if (ec) {
+    m_socket.reset();
+    throw Error(lost(what, "connect: " + ec.message()));
+  }
+  m_decoder.reset();
+  m_needs_sync = true;
+}
+
+awaitable<void> UnixAgentTransport::write_all(std::string bytes, Deadline deadline, const std::string& what) {
+  asio::steady_timer timer(m_executor, deadline);
+  auto r = co_await (asio::async_write(*m_socket, asio::buffer(bytes), asio::as_tuple(use_awaitable)) ||
+                     timer.async_wait(asio::as_tuple(use_awaitable)));
+  if (m_closed)
+    throw Error(lost(what, m_closed_reason));
+  if (r.index() == 1) {
+    if (std::get<0>(std::get<1>(r)) == asio::error::operation_aborted)
+      throw boost::system::system_error(asio::error::operation_aborted);
+    m_needs_sync = true;
+    throw AgentTimeout(lost(what, "could not send the command within the timeout"));
+  }
+  auto [ec, n] = std::get<0>(r);
+  (void)n;
+  if (ec == asio::error::operation_aborted)
+    throw boost::system::system_error(ec);
+  if (ec) {
+    boost::system::error_code ignored;
+    m_socket->close(ignored);
+    m_socket.reset();
+    throw Error(lost(what, "write: " + ec.message()));
+  }
+}
+
+awaitable<AgentMessage> UnixAgentTransport::next_message(Deadline deadline, const std::string& what) {
+  char buf[16384];
+  for (;;) {
+    if (auto m = m_decoder.next())
+      co_return std::move(*m);
+    asio::steady_timer timer(m_executor, deadline);
+    auto r = co_await (m_socket->async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable)) ||
+                       timer.async_wait(asio::as_tuple(use_awaitable)));
+    if (m_closed)
+      throw Error(lost(what, m_closed_reason));
+    if (r.index() == 1) {
+      if (std::get<0>(std::get<1>(r)) == asio::error::operation_aborted)
+        throw boost::system::system_error(asio::error::operation_aborted);
+      m_needs_sync = true;
+      throw AgentTimeout(lost(what, "no answer within the timeout"));
+    }
+    auto [ec, n] = std::get<0>(r);
+    if (n > 0)
+      m_decoder.feed(std::string_view(buf, n));
+    if (ec == asio::error::operation_aborted)
+      throw boost::system::system_error(ec);
+    if (ec) {
+      boost::system::error_code ignored;
+      m_socket->close(ignored);
+      m_socket.reset();
+      throw Error(lost(what, ec == asio::error::eof ? "the socket was closed by QEMU" : "read: " + ec.message()));
+    }
+  }
+}
+
+awaitable<void> UnixAgentTransport::sync_locked(Deadline deadline) {
+  std::string what = "guest-sync-delimited";
+  co_await ensure_connected(deadline, what);
+  auto id = m_next_id++;
+  m_needs_sync = true;
+  co_await write_all(encode_sync_delimited(id), deadline, what);
+  m_decoder.expect_delimiter();
+  for (;;) {
+    auto m = co_await next_message(deadline, what);
+    if (m.kind == AgentMessage::Kind::reply && m.value.is_number()) {
+      boost::system::error_code ec;
+      if (m.value.to_number<std::uint64_t>(ec) == id && !ec) {
+        m_needs_sync = false;
+        co_return;
+      }
+    }
+    ++m_stale; // an answer to an earlier sync or command
+  }
+}
+
+awaitable<void> UnixAgentTransport::sync(std::chrono::milliseconds timeout) {
+  auto guard = co_await m_mutex.lock();
+  co_await sync_locked(Clock::now() + timeout);
+}
+
+awaitable<json::value> UnixAgentTransport::call(json::object command, std::chrono::milliseconds timeout) {
+  auto what = command_name(command);
+  auto guard = co_await m_mutex.lock();
+  auto deadline = Clock::now() + timeout;
+  co_await ensure_connected(deadline, what);
+  if (m_needs_sync)
+    co_await sync_locked(deadline);
+  auto id = m_next_id++;
+  command["id"] = id;
+  m_needs_sync = true; // until its answer has been read
+  co_await write_all(encode_agent_command(command), deadline, what);
+  for (;;) {
+    auto m = co_await next_message(deadline, what);
+    if (m.kind == AgentMessage::Kind::garbled) {
+      ++m_garbled;
+      continue;
+    }
+    if (m.id && *m.id != id) {
+      ++m_stale;
+      continue;
+    }
+    m_needs_sync = false;
+    if (m.kind == AgentMessage::Kind::error)
+      throw AgentCommandError(what + ": " + describe_qmp_error(m.value));
+    co_return std::move(m.value);
+  }
+}
+
+awaitable<void> UnixAgentTransport::send(json::object command, std::chrono::milliseconds timeout) {
+  auto what = command_name(command);
+  auto guard = co_await m_mutex.lock();
+  auto deadline = Clock::now() + timeout;
+  co_await ensure_connected(deadline, what);
+  if (m_needs_sync)
+    co_await sync_locked(deadline);
+  m_needs_sync = true; // an error answer may still come
+  co_await write_all(encode_agent_command(command), deadline, what);
+}
+
+// ---------------------------------------------------------------------------------------
+// GuestAgent
+
+GuestAgent::GuestAgent(AgentTransport& transport, AgentTimeouts timeouts)
+    : m_transport(transport), m_timeouts(timeouts) {
+  std::random_device rd;
+  m_file_counter = static_cast<std::uint64_t>(rd()) << 16;
+}
+
+awaitable<json::value> GuestAgent::call(json::object command) {
+  co_return co_await m_transport.call(std::move(command), m_timeouts.call);
+}
+
+awaitable<double> GuestAgent::wait_until_ready(std::chrono::milliseconds timeout, std::chrono::milliseconds attempt) {
+  auto start = Clock::now();
+  auto deadline = start + timeout;
+  std::string last = "no answer";
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0)
+      throw AgentTimeout("guest agent: no answer within " + format_seconds(timeout) + " (last: " + last + ")");
+    bool retry_now = false;
+    try {
+      co_await m_transport.sync(std::min(attempt, left));
+      co_return seconds_since(start);
+    } catch (const AgentTimeout& e) {
+      last = e.what();
+      retry_now = true; // the try itself waited
+    } catch (const AgentCommandError&) {
+      throw;
+    } catch (const Error& e) {
+      last = e.what(); // e.g. the socket is not there yet
+    }
+    if (!retry_now)
+      co_await sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+awaitable<GuestExecResult> GuestAgent::exec_once(const std::vector<std::string>& full_argv,
+                                                 std::chrono::milliseconds timeout, bool kill_on_timeout) {
+  auto start = Clock::now();
+  auto deadline = start + timeout;
+  auto command = guest_exec_command(full_argv);
+  auto started = co_await call(std::move(command));
+  if (!started.is_object() || !started.as_object().contains("pid"))
+    throw Error("guest-exec: unexpected answer " + json::serialize(started));
+  auto pid = started.as_object().at("pid").to_number<std::int64_t>();
+
+  GuestExecResult result;
+  auto interval = m_timeouts.poll_min;
+  json::object status_command{{"execute", "guest-exec-status"}, {"arguments", {{"pid", pid}}}};
+  for (;;) {
+    auto copy = status_command;
+    auto status = parse_exec_status(co_await call(std::move(copy)));
+    if (status.exited) {
+      result.exit_code = status.exit_code;
+      result.signal = status.signal;
+      result.out = std::move(status.out);
+      result.err = std::move(status.err);
+      result.truncated = status.out_truncated || status.err_truncated;
+      result.wall_s = seconds_since(start);
+      co_return result;
+    }
+    auto now = Clock::now();
+    if (now >= deadline)
+      break;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    co_await sleep_for(std::min(interval, left + std::chrono::milliseconds(1)));
+    interval = std::min(interval * 2, m_timeouts.poll_max);
+  }
+
+  // Timed out: kill it (through the agent: dash's builtin kill), then collect its status so
+  // the agent forgets it.
+  result.timed_out = true;
+  result.exit_code = -1;
+  result.wall_s = seconds_since(start);
+  if (!kill_on_timeout)
+    co_return result;
+  std::vector<std::string> kill_argv{"sh", "-c", "kill -9 \"$1\"", "sh", std::to_string(pid)};
+  try {
+    co_await exec_once(kill_argv, std::chrono::seconds(10), false);
+  } catch (const Error&) {
+    // Not fatal here: the status poll below shows whether it still runs.
+  }
+  auto reap_deadline = Clock::now() + std::chrono::seconds(5);
+  while (Clock::now() < reap_deadline) {
+    auto copy = status_command;
+    auto status = parse_exec_status(co_await call(std::move(copy)));
+    if (status.exited) {
+      result.signal = status.signal;
+      result.out = std::move(status.out);
+      result.err = std::move(status.err);
+      break;
+    }
+    co_await sleep_for(std::chrono::milliseconds(50));
+  }
+  result.wall_s = seconds_since(start);
+  co_return result;
+}
+
+awaitable<GuestExecResult> GuestAgent::exec(std::vector<std::string> argv, std::string cwd,
+                                            std::chrono::milliseconds timeout) {
+  if (argv.empty())
+    throw Error("guest-exec: empty command");
+  auto full = guest_exec_argv(argv, cwd);
+  auto result = co_await exec_once(full, timeout);
+  if (result.timed_out || !result.truncated)
+    co_return result;
+
+  // Beyond the agent's capture limit: run it again with stdout and stderr going to files
+  // in the guest, and read those in full.
+  auto n = ++m_file_counter;
+  auto out_file = fmt::format("/tmp/virtbench-exec-{:x}.out", n);
+  auto err_file = fmt::format("/tmp/virtbench-exec-{:x}.err", n);
+  auto wrapped = guest_exec_argv(argv, cwd, out_file, err_file);
+  result = co_await exec_once(wrapped, timeout);
+  result.refetched = true;
+  if (!result.timed_out) {
+    result.out = co_await read_file(out_file);
+    result.err = co_await read_file(err_file);
+  }
+  std::vector<std::string> rm_argv{"rm", "-f", out_file, err_file};
+  co_await exec_once(rm_argv, std::chrono::seconds(30));
+  co_return result;
+}
+
+awaitable<std::string> GuestAgent::read_file(std::string path) {
+  json::object open{{"execute", "guest-file-open"}, {"arguments", {{"path", path}, {"mode", "r"}}}};
+  auto handle_value = co_await call(std::move(open));
+  if (!handle_value.is_number())
+    throw Error("guest-file-open " + path + ": unexpected answer " + json::serialize(handle_value));
+  auto handle = handle_value.to_number<std::int64_t>();
+  std::string content;
+  std::exception_ptr failure;
+  try {
+    for (;;) {
+      json::object read{{"execute", "guest-file-read"}, {"arguments", {{"handle", handle}, {"count", 65536}}}};
+      auto r = co_await call(std::move(read));
+      if (!r.is_object())
+        throw Error("guest-file-read " + path + ": unexpected answer " + json::serialize(r));
+      auto& o = r.as_object();
+      std::int64_t count = 0;
+      if (auto* c = o.if_contains("count"); c && c->is_number())
+        count = c->to_number<std::int64_t>();
+      if (auto* b = o.if_contains("buf-b64"); b && b->is_string())
+        content += base64_decode(b->as_string());
+      bool eof = false;
+      if (auto* e = o.if_contains("eof"); e && e->is_bool())
+        eof = e->as_bool();
+      if (eof || count == 0)
+        break;
+    }
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  json::object close{{"execute", "guest-file-close"}, {"arguments", {{"handle", handle}}}};
+  if (failure) {
+    try {
+      co_await call(std::move(close));
+    } catch (const Error&) {
+      // the first failure is the one to report
+    }
+    std::rethrow_exception(failure);
+  }
+  co_await call(std::move(close));
+  co_return content;
+}
+
+awaitable<void> GuestAgent::write_file(std::string path, std::string content) {
+  json::object open{{"execute", "guest-file-open"}, {"arguments", {{"path", path}, {"mode", "w"}}}};
+  auto handle_value = co_await call(std::move(open));
+  if (!handle_value.is_number())
+    throw Error("guest-file-open " + path + ": unexpected answer " + json::serialize(handle_value));
+  auto handle = handle_value.to_number<std::int64_t>();
+  std::exception_ptr failure;
+  try {
+    json::object write{{"execute", "guest-file-write"},
+                       {"arguments", {{"handle", handle}, {"buf-b64", base64_encode(content)}}}};
+    co_await call(std::move(write));
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  json::object close{{"execute", "guest-file-close"}, {"arguments", {{"handle", handle}}}};
+  if (failure) {
+    try {
+      co_await call(std::move(close));
+    } catch (const Error&) {
+    }
+    std::rethrow_exception(failure);
+  }
+  co_await call(std::move(close));
+}
+
+awaitable<void> GuestAgent::shutdown(std::chrono::milliseconds timeout) {
+  json::object command{{"execute", "guest-shutdown"}};
+  co_await m_transport.send(std::move(command), timeout);
+}
+
+} // namespace virtbench::qemu

@@ -1,0 +1,78 @@
+#pragma once
+// The QEMU guest agent's wire protocol without I/O: framing of commands, decoding of
+// replies (with the 0xFF resynchronisation of guest-sync-delimited), base64, and the
+// pure parts of the operations built on it (guest-exec argv wrapping, exec status).
+
+#include "drivers/qemu/json_lines.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace virtbench::qemu {
+
+struct AgentMessage {
+  enum class Kind { reply, error, garbled };
+  Kind kind = Kind::garbled;
+  std::optional<std::uint64_t> id; // qemu-ga echoes a request's "id"
+  boost::json::value value;        // reply: "return"; error: "error"
+  std::string text;                // garbled: the line as received
+};
+
+class AgentDecoder {
+public:
+  // After sending 0xFF + guest-sync-delimited: drop every byte up to and including the
+  // 0xFF the agent puts before its answer (whatever stale output came before it).
+  void expect_delimiter() { m_skipping = true; }
+  bool skipping() const { return m_skipping; }
+  void feed(std::string_view bytes) { m_lines.feed(bytes); }
+  // The next message, or nullopt until more bytes arrive.
+  std::optional<AgentMessage> next();
+  // Forgets buffered bytes (after reconnecting).
+  void reset() {
+    m_lines.clear();
+    m_skipping = false;
+  }
+
+private:
+  LineSplitter m_lines;
+  bool m_skipping = false;
+};
+
+// "{...}\n" for a command object ({"execute": ..., "arguments": ..., "id": ...}).
+std::string encode_agent_command(const boost::json::object& command);
+// 0xFF followed by guest-sync-delimited with this id: the agent's parser resets on the
+// 0xFF, and its answer comes after a 0xFF of its own.
+std::string encode_sync_delimited(std::uint64_t id);
+
+std::string base64_encode(std::string_view data);
+// Throws Error on characters outside the alphabet.
+std::string base64_decode(std::string_view text);
+
+// What guest-exec-status said.
+struct GuestExecStatus {
+  bool exited = false;
+  int exit_code = -1; // when exited normally
+  int signal = 0;     // when killed by a signal
+  std::string out, err;
+  bool out_truncated = false, err_truncated = false;
+};
+// Parses guest-exec-status's "return" object; throws Error on a malformed one.
+GuestExecStatus parse_exec_status(const boost::json::value& ret);
+
+// The argv guest-exec runs for a request: `env -C cwd` in front when a directory is
+// given (guest-exec has none), and, when out_file is set, a `sh -c 'exec "$0" "$@" >out 2>err'`
+// wrapper with the user's argv passed as separate arguments, never interpolated (for
+// outputs beyond the agent's capture limit). out_file/err_file are ours: safe characters only.
+std::vector<std::string> guest_exec_argv(const std::vector<std::string>& argv, const std::string& cwd,
+                                         const std::string& out_file = {}, const std::string& err_file = {});
+
+// {"execute": "guest-exec", "arguments": {"path": argv[0], "arg": [...], "capture-output": true}}
+boost::json::object guest_exec_command(const std::vector<std::string>& argv);
+
+} // namespace virtbench::qemu

@@ -1,0 +1,53 @@
+#include "drivers/qemu/disks.hpp"
+
+#include "drivers/qemu/qemu_command.hpp"
+#include "util/error.hpp"
+#include "util/process.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace virtbench::qemu {
+
+namespace fs = std::filesystem;
+
+awaitable<void> create_overlay(fs::path base, fs::path overlay) {
+  std::vector<std::string> overlay_argv{"qemu-img", "create", "-q", "-f", "qcow2", "-b",
+                                        base.string(), "-F", "qcow2", overlay.string()};
+  ProcessOptions quick{std::chrono::seconds(60)};
+  co_await check_process(overlay_argv, quick);
+}
+
+awaitable<fs::path> create_scratch_disk(fs::path dir, std::uint64_t data_bytes, std::string format) {
+  auto bytes = scratch_disk_bytes(data_bytes);
+  auto raw = dir / "scratch.raw";
+  {
+    int fd = ::open(raw.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+      int err = errno;
+      if (fd >= 0)
+        ::close(fd);
+      throw Error("create scratch disk " + raw.string() + ": " + std::strerror(err));
+    }
+    ::close(fd);
+  }
+  // Inode tables and journal initialised now, so no ext4lazyinit thread writes in the
+  // guest while fileio is measured.
+  std::vector<std::string> mkfs_argv{"mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-L", "vbscratch",
+                                     "-E", "lazy_itable_init=0,lazy_journal_init=0", raw.string()};
+  ProcessOptions options{std::chrono::minutes(5)};
+  co_await check_process(mkfs_argv, options);
+  if (format == "qcow2") {
+    auto qcow2 = dir / "scratch.qcow2";
+    std::vector<std::string> convert_argv{"qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2",
+                                          raw.string(), qcow2.string()};
+    co_await check_process(convert_argv, options);
+    fs::remove(raw);
+    co_return qcow2;
+  }
+  co_return raw;
+}
+
+} // namespace virtbench::qemu

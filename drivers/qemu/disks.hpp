@@ -1,0 +1,22 @@
+#pragma once
+// The per-run disks of a virtbench guest, shared by the qemu and libvirt platforms: a
+// qcow2 overlay on the base image, and fileio's scratch disk (ext4 made on the host).
+
+#include "util/asio.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace virtbench::qemu {
+
+// qemu-img create -f qcow2 -b base -F qcow2 overlay. Throws Error with qemu-img's stderr.
+awaitable<void> create_overlay(std::filesystem::path base, std::filesystem::path overlay);
+
+// DIR/scratch.raw (or .qcow2) sized by scratch_disk_bytes(data_bytes), formatted ext4 with
+// its inode tables and journal initialised now (no ext4lazyinit writes while fileio is
+// measured). format: raw | qcow2. Returns the disk's path.
+awaitable<std::filesystem::path> create_scratch_disk(std::filesystem::path dir, std::uint64_t data_bytes,
+                                                     std::string format);
+
+} // namespace virtbench::qemu

@@ -1,0 +1,34 @@
+#pragma once
+// What the qemu and libvirt platforms do through the guest agent in the same way (they
+// differ only in how agent commands reach the guest: a socket, or virDomainQemuAgentCommand).
+
+#include "drivers/qemu/agent.hpp"
+#include "platform.hpp"
+
+#include <chrono>
+#include <exception>
+#include <string>
+#include <vector>
+
+namespace virtbench::qemu {
+
+// True when the failure is a cancellation (Ctrl-C): rethrown as it is, never wrapped.
+bool is_cancellation(const std::exception_ptr& e);
+// The failure's what(), or "unknown error".
+std::string what_of(const std::exception_ptr& e);
+
+// The platform interface's ExecResult for an agent exec (a signal is said in err).
+ExecResult to_exec_result(GuestExecResult r);
+
+// Runs argv in the guest; throws Error with its exit code and output tail unless it exited 0.
+awaitable<GuestExecResult> checked_guest_exec(GuestAgent& agent, std::vector<std::string> argv,
+                                              std::chrono::milliseconds timeout);
+
+// sync + `3 > /proc/sys/vm/drop_caches` in the guest, with its "Cached:" around it.
+awaitable<CacheDrop> drop_guest_caches(GuestAgent& agent);
+
+// Mounts the scratch disk (/dev/vdb, ext4) at `dir` in the guest; returns the first line of
+// the guest's `sysbench --version`.
+awaitable<std::string> prepare_guest(GuestAgent& agent, std::string dir);
+
+} // namespace virtbench::qemu

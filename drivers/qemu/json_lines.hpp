@@ -1,0 +1,27 @@
+#pragma once
+// Splits a byte stream into newline-terminated lines (QMP and the guest agent both send
+// one JSON document per line). No I/O: bytes in, complete lines out.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace virtbench::qemu {
+
+class LineSplitter {
+public:
+  void feed(std::string_view bytes) { m_buffer.append(bytes); }
+  // The next complete line without its "\n" (and a "\r" before it), or nullopt until one is complete.
+  std::optional<std::string> next_line();
+  // Drops everything up to and including the next byte `c`; false (and everything dropped)
+  // when `c` has not arrived yet.
+  bool skip_through(char c);
+  void clear() { m_buffer.clear(); m_start = 0; }
+  std::size_t buffered() const { return m_buffer.size() - m_start; }
+
+private:
+  std::string m_buffer;
+  std::size_t m_start = 0; // consumed prefix, compacted lazily
+};
+
+} // namespace virtbench::qemu

@@ -1,0 +1,66 @@
+#include "drivers/qemu/qemu_command.hpp"
+
+#include <algorithm>
+
+namespace virtbench::qemu {
+
+bool cache_mode_bypasses_host_cache(const std::string& cache_mode) {
+  return cache_mode == "none" || cache_mode == "directsync";
+}
+
+std::string aio_for_cache_mode(const std::string& cache_mode) {
+  return cache_mode_bypasses_host_cache(cache_mode) ? "native" : "threads";
+}
+
+std::string escape_qemu_option(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    out += c;
+    if (c == ',')
+      out += ',';
+  }
+  return out;
+}
+
+std::vector<std::string> build_qemu_argv(const QemuCommand& c) {
+  auto drive = [&](const std::string& id, const std::filesystem::path& file, const std::string& format) {
+    return "file=" + escape_qemu_option(file.string()) + ",if=none,id=" + id + ",format=" + format +
+           ",cache=" + c.cache_mode + ",aio=" + c.aio;
+  };
+  std::vector<std::string> argv = {
+      "qemu-system-x86_64",
+      "-name", escape_qemu_option(c.name) + ",debug-threads=on",
+      "-machine", c.machine,
+      "-accel", c.accel,
+      "-cpu", c.cpu_model,
+      "-smp", std::to_string(c.vcpus),
+      "-m", std::to_string(std::max<std::uint64_t>(c.memory_bytes >> 20, 64)) + "M",
+      "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+      "-kernel", c.kernel.string(),
+      "-initrd", c.initrd.string(),
+      "-append", c.kernel_cmdline,
+      // In this order the guest sees vda (root) and vdb (scratch).
+      "-drive", drive("root", c.root_disk, "qcow2"),
+      "-device", "virtio-blk-pci,drive=root",
+      "-drive", drive("scratch", c.scratch_disk, c.scratch_format),
+      "-device", "virtio-blk-pci,drive=scratch",
+      "-nic", "none",
+      "-chardev", "file,id=console,path=" + escape_qemu_option(c.console_log.string()),
+      "-serial", "chardev:console",
+      "-chardev", "socket,id=qmp,path=" + escape_qemu_option(c.qmp_socket.string()) + ",server=on,wait=off",
+      "-mon", "chardev=qmp,mode=control",
+      "-device", "virtio-serial-pci,id=vser0",
+      "-chardev", "socket,id=qga,path=" + escape_qemu_option(c.agent_socket.string()) + ",server=on,wait=off",
+      "-device", "virtserialport,bus=vser0.0,chardev=qga,name=" + c.agent_port_name,
+  };
+  argv.insert(argv.end(), c.extra_args.begin(), c.extra_args.end());
+  return argv;
+}
+
+std::uint64_t scratch_disk_bytes(std::uint64_t data_bytes) {
+  constexpr std::uint64_t mib = 1ull << 20;
+  std::uint64_t bytes = std::max<std::uint64_t>(data_bytes + data_bytes / 4 + 256 * mib, 512 * mib);
+  return (bytes + mib - 1) / mib * mib;
+}
+
+} // namespace virtbench::qemu

@@ -1,0 +1,44 @@
+#pragma once
+// QEMU's command line for a virtbench guest, built without I/O (unit-tested).
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace virtbench::qemu {
+
+struct QemuCommand {
+  std::string accel = "tcg";   // kvm | tcg
+  std::string machine = "q35";
+  std::string cpu_model = "max"; // "host" under KVM
+  int vcpus = 2;
+  std::uint64_t memory_bytes = 2ull << 30;
+  std::filesystem::path kernel, initrd;
+  std::string kernel_cmdline;
+  std::filesystem::path root_disk;    // qcow2 overlay
+  std::filesystem::path scratch_disk; // fileio's disk (/dev/vdb in the guest)
+  std::string scratch_format = "raw"; // raw | qcow2
+  std::string cache_mode = "none";
+  std::string aio = "native";
+  std::filesystem::path console_log, qmp_socket, agent_socket;
+  std::string agent_port_name;
+  std::string name; // -name, also shown by ps and in thread names
+  std::vector<std::string> extra_args;
+};
+
+// True for cache modes that open images with O_DIRECT (the host page cache is bypassed).
+bool cache_mode_bypasses_host_cache(const std::string& cache_mode);
+// aio=native where QEMU supports it (O_DIRECT: cache=none/directsync), else threads.
+std::string aio_for_cache_mode(const std::string& cache_mode);
+
+// Commas in QEMU option values are doubled.
+std::string escape_qemu_option(const std::string& value);
+
+std::vector<std::string> build_qemu_argv(const QemuCommand& c);
+
+// The scratch disk's size for `data_bytes` of fileio files: room for ext4's metadata
+// and sysbench's own slack, at least 512 MiB, rounded up to a MiB.
+std::uint64_t scratch_disk_bytes(std::uint64_t data_bytes);
+
+} // namespace virtbench::qemu

@@ -1,0 +1,66 @@
+#pragma once
+// The QEMU Machine Protocol as a state machine without I/O: bytes from QEMU go in,
+// the greeting, replies (matched by id), errors and asynchronous events come out; the
+// Asio client only moves bytes. Events may arrive between a command and its reply.
+
+#include "drivers/qemu/json_lines.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace virtbench::qemu {
+
+struct QmpMessage {
+  enum class Kind { greeting, reply, error, event, garbled };
+  Kind kind = Kind::garbled;
+  std::optional<std::uint64_t> id; // reply/error: the id of the command it answers
+  boost::json::value value;        // greeting: the "QMP" object; reply: "return"; error: "error"; event: "data"
+  std::string event;               // event: its name (SHUTDOWN, STOP, RESUME, BLOCK_IO_ERROR ...)
+  double timestamp = 0;            // event: seconds since the epoch, as QEMU stamped it
+  std::string text;                // garbled: the line as received; otherwise empty
+};
+
+class QmpProtocol {
+public:
+  enum class State {
+    awaiting_greeting, // connected; QEMU speaks first
+    negotiating,       // greeting seen, qmp_capabilities sent, its reply pending
+    ready,             // commands may be sent
+  };
+
+  // Bytes as they arrived from QEMU (any split: half a line waits for its rest).
+  void feed(std::string_view bytes);
+  // The next decoded message, or nullopt until more bytes arrive. A line that is not a
+  // JSON object, or a message of unknown shape, comes out as Kind::garbled and the
+  // stream goes on with the next line.
+  std::optional<QmpMessage> next();
+
+  // The wire form of a command ("{...}\r\n") with a fresh id, returned in `id`.
+  // Commands other than qmp_capabilities are refused (std::logic_error) until ready().
+  std::string encode(std::string_view execute, const boost::json::object& arguments, std::uint64_t& id);
+
+  State state() const { return m_state; }
+  bool ready() const { return m_state == State::ready; }
+  // The greeting's "QMP" object (version, capabilities), once seen.
+  const boost::json::object& greeting() const { return m_greeting; }
+
+private:
+  QmpMessage classify(std::string line);
+
+  LineSplitter m_lines;
+  State m_state = State::awaiting_greeting;
+  boost::json::object m_greeting;
+  std::uint64_t m_next_id = 1;
+  std::optional<std::uint64_t> m_capabilities_id;
+};
+
+// "<class>: <desc>" of a QMP or agent error object.
+std::string describe_qmp_error(const boost::json::value& error);
+
+} // namespace virtbench::qemu

@@ -1,0 +1,150 @@
+// The qemu driver's pure parts: the accelerator decision, QEMU's command line, the scratch
+// disk size and the host CPU accounting of the QEMU process.
+#include "drivers/qemu/accel.hpp"
+#include "drivers/qemu/qemu_command.hpp"
+#include "drivers/qemu/qemu_process.hpp"
+#include "util/error.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+using namespace virtbench;
+using namespace virtbench::qemu;
+
+namespace {
+const char* k_cpuinfo_vmx = "processor\t: 0\nvendor_id\t: GenuineIntel\n"
+                            "flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr vmx ssse3 sse4_1\n"
+                            "vmx flags\t: vnmi preemption_timer posted_intr invvpid ept_x_only\n";
+const char* k_cpuinfo_svm = "processor\t: 0\nflags\t\t: fpu vme svm lahf_lm\n";
+// As on the build machines: no vmx/svm flag at all.
+const char* k_cpuinfo_none = "processor\t: 0\nvendor_id\t: GenuineIntel\n"
+                             "flags\t\t: fpu vme de pse tsc msr pae hypervisor lahf_lm abm\n"
+                             "bugs\t\t: spectre_v1 spectre_v2\n";
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+// The value after option `opt` (the first occurrence at or after `from`).
+std::string after(const std::vector<std::string>& v, const std::string& opt, std::size_t nth = 0) {
+  for (std::size_t i = 0; i + 1 < v.size(); ++i)
+    if (v[i] == opt && nth-- == 0)
+      return v[i + 1];
+  return {};
+}
+} // namespace
+
+TEST_CASE("hardware virtualization is read from the flags line only, as whole words") {
+  CHECK(has_hardware_virtualization(k_cpuinfo_vmx));
+  CHECK(has_hardware_virtualization(k_cpuinfo_svm));
+  CHECK_FALSE(has_hardware_virtualization(k_cpuinfo_none));
+  CHECK_FALSE(has_hardware_virtualization("vmx flags\t: vnmi\nflags\t\t: fpu novmx svmx\n"));
+  CHECK_FALSE(has_hardware_virtualization(""));
+}
+
+TEST_CASE("auto picks KVM only when the flag, /dev/kvm and a non-PVM KVM are all there") {
+  auto d = choose_accel("auto", {k_cpuinfo_vmx, true, false});
+  CHECK(d.accel == "kvm");
+  CHECK(d.kvm_usable);
+  CHECK(d.reason.find("auto") == 0);
+
+  SUBCASE("the build machines: PVM KVM and no vmx/svm") {
+    d = choose_accel("auto", {k_cpuinfo_none, true, true});
+    CHECK(d.accel == "tcg");
+    CHECK(d.reason.find("no hardware virtualization flag") != std::string::npos);
+    CHECK(d.reason.find("PVM") != std::string::npos);
+  }
+  SUBCASE("PVM alone is enough to rule KVM out") {
+    d = choose_accel("auto", {k_cpuinfo_vmx, true, true});
+    CHECK(d.accel == "tcg");
+    CHECK(d.reason.find("kvm_pvm") != std::string::npos);
+  }
+  SUBCASE("no /dev/kvm") {
+    d = choose_accel("auto", {k_cpuinfo_svm, false, false});
+    CHECK(d.accel == "tcg");
+    CHECK(d.reason.find("/dev/kvm") != std::string::npos);
+  }
+}
+
+TEST_CASE("--accel kvm where KVM does not work is refused with the reason and a fix") {
+  auto d = choose_accel("kvm", {k_cpuinfo_none, true, true});
+  CHECK(d.accel.empty());
+  CHECK(d.reason.find("--accel tcg") != std::string::npos);
+  CHECK(choose_accel("kvm", {k_cpuinfo_vmx, true, false}).accel == "kvm");
+  CHECK(choose_accel("tcg", {k_cpuinfo_vmx, true, false}).accel == "tcg");
+  CHECK(choose_accel("tcg", {k_cpuinfo_vmx, true, false}).reason == "requested with --accel tcg");
+}
+
+TEST_CASE("QEMU's command line: direct boot, no network, virtio disks with the cache mode, sockets") {
+  QemuCommand c;
+  c.accel = "tcg";
+  c.cpu_model = "max";
+  c.vcpus = 4;
+  c.memory_bytes = 3ull << 30;
+  c.kernel = "/img/vmlinuz";
+  c.initrd = "/img/initrd.img";
+  c.kernel_cmdline = "console=ttyS0 root=/dev/vda";
+  c.root_disk = "/run/x/root-overlay.qcow2";
+  c.scratch_disk = "/run/x/odd,name.raw";
+  c.cache_mode = "writeback";
+  c.aio = aio_for_cache_mode(c.cache_mode);
+  c.console_log = "/out/raw/qemu/console.log";
+  c.qmp_socket = "/run/x/qmp.sock";
+  c.agent_socket = "/run/x/qga.sock";
+  c.agent_port_name = "org.qemu.guest_agent.0";
+  c.name = "virtbench-test";
+  c.extra_args = {"-d", "guest_errors"};
+  auto argv = build_qemu_argv(c);
+
+  CHECK(argv.front() == "qemu-system-x86_64");
+  CHECK(after(argv, "-accel") == "tcg");
+  CHECK(after(argv, "-cpu") == "max");
+  CHECK(after(argv, "-machine") == "q35");
+  CHECK(after(argv, "-smp") == "4");
+  CHECK(after(argv, "-m") == "3072M");
+  CHECK(after(argv, "-nic") == "none");
+  CHECK(after(argv, "-kernel") == "/img/vmlinuz");
+  CHECK(after(argv, "-append") == "console=ttyS0 root=/dev/vda");
+  CHECK(after(argv, "-drive", 0) == "file=/run/x/root-overlay.qcow2,if=none,id=root,format=qcow2,cache=writeback,aio=threads");
+  // A comma in a path is doubled, or QEMU would read the rest as options.
+  CHECK(after(argv, "-drive", 1) == "file=/run/x/odd,,name.raw,if=none,id=scratch,format=raw,cache=writeback,aio=threads");
+  CHECK(contains(argv, "socket,id=qmp,path=/run/x/qmp.sock,server=on,wait=off"));
+  CHECK(contains(argv, "virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0"));
+  CHECK(contains(argv, "file,id=console,path=/out/raw/qemu/console.log"));
+  CHECK(contains(argv, "-nodefaults"));
+  // Extra arguments come last, so they can override.
+  CHECK(argv[argv.size() - 2] == "-d");
+  CHECK(argv.back() == "guest_errors");
+}
+
+TEST_CASE("aio=native only where QEMU opens images with O_DIRECT") {
+  CHECK(aio_for_cache_mode("none") == "native");
+  CHECK(aio_for_cache_mode("directsync") == "native");
+  CHECK(aio_for_cache_mode("writeback") == "threads");
+  CHECK(aio_for_cache_mode("writethrough") == "threads");
+  CHECK(aio_for_cache_mode("unsafe") == "threads");
+  CHECK(cache_mode_bypasses_host_cache("none"));
+  CHECK_FALSE(cache_mode_bypasses_host_cache("writeback"));
+}
+
+TEST_CASE("the scratch disk leaves room for ext4 and is never tiny") {
+  constexpr std::uint64_t mib = 1 << 20;
+  CHECK(scratch_disk_bytes(0) == 512 * mib);
+  CHECK(scratch_disk_bytes(100 * mib) == 512 * mib);
+  CHECK(scratch_disk_bytes(2048 * mib) == 2816 * mib);
+  CHECK(scratch_disk_bytes(2048 * mib + 1) % mib == 0);
+}
+
+TEST_CASE("QEMU's CPU time comes from /proc/PID/stat, whatever its thread names hold") {
+  // A real line of qemu-system-x86_64 (utime 2311, stime 43), and one whose comm has ") (".
+  auto [user, kernel] = parse_proc_pid_stat_cpu(
+      "7291 (qemu-system-x86) S 7286 7291 7286 0 -1 4194560 60337 0 5 0 2311 43 0 0 20 0 9 0 85938 "
+      "2585931776 88436 18446744073709551615 1 1 0 0 0 0 0 4096 17987 0 0 0 17 1 0 0 0 0 0\n",
+      100);
+  CHECK(user == doctest::Approx(23.11));
+  CHECK(kernel == doctest::Approx(0.43));
+  auto odd = parse_proc_pid_stat_cpu("12 (a) (b c) R 1 12 12 0 -1 0 0 0 0 0 150 50 0 0 20 0 1 0", 100);
+  CHECK(odd.first == doctest::Approx(1.5));
+  CHECK(odd.second == doctest::Approx(0.5));
+  CHECK_THROWS_AS(parse_proc_pid_stat_cpu("12 (short) R 1 2", 100), Error);
+}
