@@ -1,5 +1,7 @@
 #include "doctor.hpp"
 
+#include "drivers/docker/docker.hpp"
+#include "drivers/qemu/accel.hpp"
 #include "drivers/libvirt/libvirt.hpp"
 #include "host.hpp"
 #include "image.hpp"
@@ -80,6 +82,17 @@ std::vector<Check> run_doctor(const fs::path& data_dir) {
   add("drop caches", drop, drop ? "/proc/sys/vm/drop_caches is writable" : "/proc/sys/vm/drop_caches is not writable",
       "run as root, or pass --no-drop-caches to `virtbench run`", false);
 
+  auto accel = qemu::choose_accel_for_host("auto");
+  bool pvm = std::filesystem::exists("/sys/module/kvm_pvm");
+  add("kvm", accel.kvm_usable,
+      accel.kvm_usable ? "usable (hardware virtualization and /dev/kvm)"
+                       : std::string(pvm ? "PVM-only (unusable for a stock guest kernel): " : "absent: ") +
+                             accel.reason.substr(accel.reason.find("not usable: ") + 12),
+      "nothing to do for correct results: QEMU runs under TCG (several times slower); for KVM use a host that "
+      "exposes vmx/svm to this kernel",
+      false);
+  add("accelerator", true, "--accel auto will use " + accel.accel + " (" + accel.reason + ")", "");
+  checks.push_back(docker::doctor_check());
   checks.push_back(libvirt::doctor_check("qemu:///system"));
 
   auto probe = data_dir;

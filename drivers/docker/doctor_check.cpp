@@ -1,0 +1,50 @@
+// `virtbench doctor`'s Docker row: does an engine answer, or can virtbench start one?
+#include "drivers/docker/docker.hpp"
+#include "drivers/docker/engine_client.hpp"
+#include "drivers/docker/protocol.hpp"
+
+#include <boost/json.hpp>
+#include <boost/process/v2/environment.hpp>
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <unistd.h>
+
+namespace virtbench::docker {
+
+Check doctor_check() {
+  const char* env = std::getenv("DOCKER_HOST");
+  std::string socket;
+  try {
+    socket = env && *env ? socket_path_from_docker_host(env) : std::string("/var/run/docker.sock");
+  } catch (const std::exception& e) {
+    return {"docker", "fail", e.what(), "set DOCKER_HOST=unix:///path/to/docker.sock (only local Unix sockets work)"};
+  }
+  std::atomic<bool> abort{false};
+  try {
+    HttpRequest ping;
+    ping.path = "/version";
+    ping.timeout = std::chrono::seconds(5);
+    auto r = perform_request(socket, ping, abort);
+    if (r.status == 200) {
+      auto v = boost::json::parse(r.body).as_object();
+      return {"docker", "ok",
+              fmt::format("engine {} (API {}) answers at {}", boost::json::value_to<std::string>(v.at("Version")),
+                          boost::json::value_to<std::string>(v.at("ApiVersion")), socket),
+              ""};
+    }
+    return {"docker", "fail", fmt::format("{} answered GET /version with HTTP {}", socket, r.status),
+            "check the engine's log; restart it"};
+  } catch (const std::exception& e) {
+    bool have_dockerd = !boost::process::v2::environment::find_executable("dockerd").empty();
+    if (have_dockerd && ::geteuid() == 0)
+      return {"docker", "ok",
+              fmt::format("no engine answers at {}; `run --platform docker` starts a private dockerd for the run", socket),
+              ""};
+    return {"docker", "fail", fmt::format("no engine answers at {} ({})", socket, e.what()),
+            have_dockerd ? "start one (`dockerd &` as root), or run virtbench as root so it can start a private one"
+                         : "run tools/setup (or apt-get install docker.io)"};
+  }
+}
+
+} // namespace virtbench::docker
