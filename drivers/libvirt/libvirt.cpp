@@ -318,6 +318,8 @@ public:
       d["sysbench_version"] = m_guest_sysbench_version;
     if (!m_qemu_command.empty())
       d["qemu_command"] = m_qemu_command;
+    if (m_cpu_shares)
+      d["cgroup_cpu_shares"] = *m_cpu_shares;
     return d;
   }
 
@@ -407,6 +409,19 @@ private:
     m_machine = attribute_from_xml(live, "type", "machine").value_or("q35");
     auto mode = attribute_from_xml(live, "cpu", "mode").value_or("");
     m_cpu_model = mode == "maximum" ? "max" : mode == "host-passthrough" ? "host" : mode;
+    // The domain's CPU weight in libvirt's cgroup: under contention from other processes the
+    // whole VM competes as one entity (the qemu platform's threads compete one by one).
+    int nparams = 0;
+    if (char* type = virDomainGetSchedulerType(m_domain.get(), &nparams)) {
+      std::free(type);
+      std::vector<virTypedParameter> params(static_cast<std::size_t>(std::max(nparams, 1)));
+      if (virDomainGetSchedulerParametersFlags(m_domain.get(), params.data(), &nparams, 0) == 0) {
+        for (int i = 0; i < nparams; ++i)
+          if (std::string_view(params[i].field) == VIR_DOMAIN_SCHEDULER_CPU_SHARES)
+            m_cpu_shares = params[i].value.ul;
+        virTypedParamsClear(params.data(), nparams);
+      }
+    }
     if (char* argv = virConnectDomainXMLToNative(m_conn.get(), "qemu-argv", live.c_str(), 0)) {
       m_qemu_command = argv;
       std::free(argv);
@@ -524,6 +539,7 @@ private:
   fs::path m_raw_dir;
   Clock::time_point m_started_at;
   double m_boot_to_ready_s = 0;
+  std::optional<std::uint64_t> m_cpu_shares;
   bool m_local = true, m_pool_storage = false, m_kvm_offered = false, m_booted = false, m_stopped = false, m_destroyed = false;
 };
 
