@@ -88,6 +88,18 @@ bool supports_o_direct(const fs::path& dir) {
   return true;
 }
 
+// Runs op and hands back its failure instead of throwing it. Asio's `a || b` waits for
+// one *success*: a failing `a` would otherwise wait for `b` (QEMU's exit) to end.
+template <typename T>
+awaitable<std::exception_ptr> captured(awaitable<T> op) {
+  try {
+    co_await std::move(op);
+  } catch (...) {
+    co_return std::current_exception();
+  }
+  co_return nullptr;
+}
+
 class QemuPlatform final : public Platform {
 public:
   explicit QemuPlatform(PlatformOptions options) : m_options(std::move(options)) {
@@ -118,10 +130,10 @@ public:
     m_qmp_socket = dir / "qmp.sock";
     m_agent_socket = dir / "qga.sock";
     if (m_agent_socket.string().size() > 100)
-      throw Error("start qemu: the socket path " + m_agent_socket.string() +
+      throw Error("the socket path " + m_agent_socket.string() +
                   " is too long for a Unix socket; set XDG_RUNTIME_DIR to a shorter directory");
     if (cache_mode_bypasses_host_cache(m_cache_mode) && !supports_o_direct(dir))
-      throw Error("start qemu: --cache-mode " + m_cache_mode + " needs O_DIRECT, which the filesystem of " +
+      throw Error("--cache-mode " + m_cache_mode + " needs O_DIRECT, which the filesystem of " +
                   dir.string() + " does not support; use --cache-mode writeback, or point XDG_RUNTIME_DIR "
                   "at a directory on a disk filesystem");
     auto raw_dir = m_options.raw_dir.empty() ? dir : fs::absolute(m_options.raw_dir);
@@ -170,13 +182,17 @@ public:
       if (e.name == "BLOCK_IO_ERROR" || e.name == "GUEST_PANICKED")
         log("qemu: event " + e.name + " " + json::serialize(e.data));
     });
+    std::exception_ptr failure;
     {
       std::string path = m_qmp_socket.string();
-      auto r = co_await (m_qmp->connect(path, std::chrono::seconds(30)) || m_process->wait_for_exit(24h));
-      if (r.index() == 1)
-        throw PlatformLost(lost_message("start qemu"));
+      auto r = co_await (captured(m_qmp->connect(path, std::chrono::seconds(30))) || m_process->wait_for_exit(24h));
+      if (r.index() == 1 && std::get<1>(r))
+        throw PlatformLost(lost_message("connect to QMP"));
+      if (r.index() == 0)
+        failure = std::get<0>(r);
     }
-    std::exception_ptr failure;
+    if (failure)
+      co_await rethrow(failure, "QMP");
     json::object none;
     try {
       std::string cmd = "query-version";
@@ -196,28 +212,27 @@ public:
       failure = std::current_exception();
     }
     if (failure)
-      co_await rethrow(failure, "start qemu");
+      co_await rethrow(failure, "QMP");
 
     // Boot: until the guest agent answers.
     m_transport.emplace(executor, m_agent_socket.string());
     m_agent.emplace(*m_transport);
     auto limit = m_accel.accel == "kvm" ? 30s : 120s;
     bool lost = false;
-    try {
-      auto r = co_await (m_agent->wait_until_ready(limit) || m_process->wait_for_exit(limit + 60s));
-      lost = r.index() == 1;
-    } catch (...) {
-      failure = std::current_exception();
+    {
+      auto r = co_await (captured(m_agent->wait_until_ready(limit)) || m_process->wait_for_exit(limit + 60s));
+      lost = r.index() == 1 && std::get<1>(r);
+      if (r.index() == 0)
+        failure = std::get<0>(r);
     }
     if (lost || (failure && !m_process->running()))
       throw PlatformLost(lost_message("boot the guest"));
     if (failure) {
       if (is_cancellation(failure))
         std::rethrow_exception(failure);
-      throw Error(fmt::format("boot the guest: its agent did not answer within {} s (accel {}; {})\n"
+      throw Error(fmt::format("boot the guest: its agent did not answer within {} s (accel {})\n"
                               "last console lines ({}):\n{}",
-                              limit.count(), m_accel.accel, what_of(failure), m_console_log.string(),
-                              console_tail(m_console_log)));
+                              limit.count(), m_accel.accel, m_console_log.string(), console_tail(m_console_log)));
     }
     m_boot_to_ready_s = std::chrono::duration<double>(Clock::now() - m_started_at).count();
     log(fmt::format("qemu: guest agent answered {:.2f} s after QEMU started", m_boot_to_ready_s));
