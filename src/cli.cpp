@@ -174,7 +174,7 @@ std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {
   auto& run_args = *args;
   auto* run = app.add_subcommand("run", "Run a suite on one or more platforms; writes DIR/results.json, DIR/report.md and raw outputs");
   run->add_option("--suite", run_args.suite, "Built-in suite name (quick, coen241-hw1) or a suite .toml file")->capture_default_str();
-  run->add_option("--platform", run_args.platforms, "Comma-separated platforms: native, docker, qemu")->capture_default_str();
+  run->add_option("--platform", run_args.platforms, "Comma-separated platforms: native, docker, qemu, libvirt")->capture_default_str();
   run->add_option("--iterations", run_args.iterations, "Override every experiment's iteration count")->check(CLI::PositiveNumber);
   run->add_option("--time", run_args.time_s, "Override every experiment's --time (seconds)")->check(CLI::PositiveNumber);
   run->add_option("--out", run_args.out, "Results directory (default: virtbench-results/<suite>-<timestamp>)");
