@@ -21,11 +21,16 @@ public:
       : m_acceptor(ex, asio::local::stream_protocol::endpoint(path)), m_socket(ex), m_path(std::move(path)),
         m_handler(std::move(handler)) {}
 
-  // Serves connections one after another until stop(); spawn it detached.
+  // Serves connections one after another until stop(); spawn it detached, and end with
+  // shutdown() so the server outlives it.
   awaitable<void> serve() {
+    struct Done {
+      bool& done;
+      ~Done() { done = true; }
+    } done{m_done};
     for (;;) {
       auto [ec] = co_await m_acceptor.async_accept(m_socket, asio::as_tuple(use_awaitable));
-      if (ec)
+      if (ec || m_stopping)
         co_return;
       ++m_connections;
       std::string buffer;
@@ -44,7 +49,7 @@ public:
             ++pipelined; // the client sent another request before this one was answered
           co_await m_handler(*this, line);
         }
-        if (rec)
+        if (rec || m_stopping)
           break;
       }
       boost::system::error_code ignored;
@@ -67,9 +72,17 @@ public:
   }
 
   void stop() {
+    m_stopping = true;
     boost::system::error_code ignored;
     m_acceptor.close(ignored);
     disconnect();
+  }
+
+  // stop(), then waits until serve() has returned (it must not run on a destroyed server).
+  awaitable<void> shutdown() {
+    stop();
+    while (!m_done)
+      co_await sleep_for(std::chrono::milliseconds(1));
   }
 
   int connections() const { return m_connections; }
@@ -84,6 +97,8 @@ private:
   std::string m_path;
   Handler m_handler;
   int m_connections = 0;
+  bool m_stopping = false;
+  bool m_done = false; // serve() has returned (or never ran: see shutdown())
 };
 
 } // namespace virtbench::test

@@ -57,7 +57,7 @@ void with_fake_qmp(std::function<awaitable<void>(test::FakeUnixServer&, json::ob
       failure = std::current_exception();
     }
     client.close("test over");
-    server.stop();
+    co_await server.shutdown();
     if (failure)
       std::rethrow_exception(failure);
   }());
