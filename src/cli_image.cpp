@@ -26,22 +26,6 @@ namespace {
 
 fs::path data_dir_of(const GlobalOptions& g) { return g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir); }
 
-template <typename T>
-T run_sync(awaitable<T> a) {
-  asio::io_context io;
-  std::optional<T> result;
-  std::exception_ptr error;
-  asio::co_spawn(io, std::move(a), [&](std::exception_ptr e, T v) {
-    error = e;
-    if (!e)
-      result = std::move(v);
-  });
-  io.run();
-  if (error)
-    std::rethrow_exception(error);
-  return std::move(*result);
-}
-
 // The files whose content defines the image; their hash names it.
 std::vector<fs::path> recipe_files(const fs::path& recipe) {
   std::vector<fs::path> files;

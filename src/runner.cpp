@@ -125,8 +125,11 @@ public:
     bool interrupted = false;
     std::exception_ptr failure;
     try {
-      auto which = co_await (measure() || wait_for_signal(signals));
-      interrupted = which.index() == 1;
+      auto which = co_await (guarded_measure() || wait_for_signal(signals));
+      if (which.index() == 0)
+        failure = std::get<0>(which);
+      else
+        interrupted = true;
     } catch (...) {
       failure = std::current_exception();
     }
@@ -206,6 +209,17 @@ private:
   awaitable<void> wait_for_signal(asio::signal_set& signals) {
     int signo = co_await signals.async_wait(use_awaitable);
     log(fmt::format("received {}", signo == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM"));
+  }
+
+  // measure() with its failure as a value: Asio's `||` waits for one branch to *succeed*,
+  // so a throwing measure() would otherwise wait for a signal that never comes.
+  awaitable<std::exception_ptr> guarded_measure() {
+    try {
+      co_await measure();
+    } catch (...) {
+      co_return std::current_exception();
+    }
+    co_return nullptr;
   }
 
   awaitable<void> measure() {

@@ -30,20 +30,6 @@ using namespace std::chrono_literals;
 constexpr const char* k_scratch_in_container = "/scratch";
 constexpr const char* k_default_socket = "/var/run/docker.sock";
 
-std::string filesystem_type(const fs::path& p) {
-  struct statfs s{};
-  if (::statfs(p.c_str(), &s) != 0)
-    return "unknown";
-  switch (static_cast<unsigned long>(s.f_type)) {
-  case 0xEF53: return "ext4";
-  case 0x58465342: return "xfs";
-  case 0x9123683E: return "btrfs";
-  case 0x01021994: return "tmpfs";
-  case 0x794c7630: return "overlayfs";
-  default: return fmt::format("0x{:x}", static_cast<unsigned long>(s.f_type));
-  }
-}
-
 // True when `pid` is a live virtbench process (its containers are not leftovers).
 bool is_live_virtbench(long pid) {
   if (pid <= 0)
@@ -516,13 +502,7 @@ private:
     attach.timeout = request.timeout + std::chrono::minutes(2);
     attach.on_data = [decoder](std::string_view bytes) { decoder->feed(bytes); };
     auto transfer = m_client->start(std::move(attach), executor);
-    struct AbortUnlessDone {
-      Transfer& t;
-      ~AbortUnlessDone() {
-        if (!t.done)
-          t.abort = true;
-      }
-    } guard{*transfer};
+    AbortUnlessDone guard{*transfer};
 
     ExecResult result;
     asio::steady_timer deadline(executor, request.timeout);

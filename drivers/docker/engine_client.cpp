@@ -177,13 +177,7 @@ awaitable<void> EngineClient::wait(std::shared_ptr<Transfer> transfer) {
 
 awaitable<HttpResponse> EngineClient::send(HttpRequest request) {
   auto transfer = start(std::move(request), co_await asio::this_coro::executor);
-  struct AbortUnlessDone {
-    Transfer& t;
-    ~AbortUnlessDone() {
-      if (!t.done)
-        t.abort = true;
-    }
-  } guard{*transfer};
+  AbortUnlessDone guard{*transfer};
   co_await wait(transfer);
   if (transfer->error)
     std::rethrow_exception(transfer->error);

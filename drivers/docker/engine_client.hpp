@@ -66,6 +66,15 @@ struct Transfer {
   std::exception_ptr error;      // TransportError (or what on_data threw)
 };
 
+// Aborts a transfer its awaiting scope leaves before it is done (cancellation, an error).
+struct AbortUnlessDone {
+  Transfer& transfer;
+  ~AbortUnlessDone() {
+    if (!transfer.done)
+      transfer.abort = true;
+  }
+};
+
 class EngineClient {
 public:
   explicit EngineClient(std::string socket_path);

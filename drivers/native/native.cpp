@@ -16,21 +16,6 @@ namespace virtbench::native {
 
 namespace {
 
-// Filesystem type of a directory, for saying where fileio's files lived.
-std::string filesystem_type(const std::filesystem::path& p) {
-  struct statfs s{};
-  if (::statfs(p.c_str(), &s) != 0)
-    return "unknown";
-  switch (static_cast<unsigned long>(s.f_type)) {
-  case 0xEF53: return "ext4";
-  case 0x58465342: return "xfs";
-  case 0x9123683E: return "btrfs";
-  case 0x01021994: return "tmpfs";
-  case 0x794c7630: return "overlayfs";
-  default: return fmt::format("0x{:x}", static_cast<unsigned long>(s.f_type));
-  }
-}
-
 class NativePlatform final : public Platform {
 public:
   explicit NativePlatform(PlatformOptions options) : m_options(std::move(options)) {}

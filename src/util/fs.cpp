@@ -9,7 +9,10 @@
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include <fmt/format.h>
 
 namespace virtbench {
 
@@ -70,6 +73,20 @@ void TempDir::remove() {
   std::error_code ec;
   fs::remove_all(m_path, ec);
   m_path.clear();
+}
+
+std::string filesystem_type(const fs::path& p) {
+  struct statfs s{};
+  if (::statfs(p.c_str(), &s) != 0)
+    return "unknown";
+  switch (static_cast<unsigned long>(s.f_type)) {
+  case 0xEF53: return "ext4";
+  case 0x58465342: return "xfs";
+  case 0x9123683E: return "btrfs";
+  case 0x01021994: return "tmpfs";
+  case 0x794c7630: return "overlayfs";
+  default: return fmt::format("0x{:x}", static_cast<unsigned long>(s.f_type));
+  }
 }
 
 fs::path default_data_dir() {

@@ -31,6 +31,10 @@ private:
   std::filesystem::path m_path;
 };
 
+// The type of the filesystem holding `p` ("ext4", "xfs", "tmpfs", "overlayfs" ... or its
+// magic number in hex), for saying where fileio's files lived.
+std::string filesystem_type(const std::filesystem::path& p);
+
 // Where virtbench keeps images and history: --data-dir, else /var/lib/virtbench as root,
 // else $XDG_DATA_HOME/virtbench (~/.local/share/virtbench).
 std::filesystem::path default_data_dir();

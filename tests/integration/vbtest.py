@@ -44,5 +44,20 @@ def pgrep(pattern):
     return [int(x) for x in p.stdout.split()]
 
 
+def processes_in(directory):
+    """PIDs of processes whose working directory is inside `directory` (also once it is deleted)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if cwd == directory or cwd.startswith(directory.rstrip("/") + "/"):
+            found.append(int(pid))
+    return found
+
+
 def temp_dir():
     return tempfile.mkdtemp(prefix="vbtest-")

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <unistd.h>
 
 using namespace virtbench;
 using virtbench::test::run_sync;
@@ -42,6 +43,9 @@ TEST_CASE("a timeout kills the whole process group") {
   CHECK(r.term_signal == SIGKILL);
   CHECK(r.wall_s < 5);
   auto grandchild = std::stoi(r.out);
+  // SIGKILL is delivered asynchronously: give the kernel a moment to finish it.
+  for (int i = 0; i < 100 && process_alive(grandchild); ++i)
+    ::usleep(20000);
   CHECK_FALSE(process_alive(grandchild));
 }
 

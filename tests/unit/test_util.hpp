@@ -17,30 +17,6 @@ inline std::string data_file(const std::string& relative) {
   return read_file(base / relative);
 }
 
-// Runs a coroutine to completion on a fresh io_context and returns its value.
-template <typename T>
-T run_sync(awaitable<T> a) {
-  asio::io_context io;
-  std::optional<T> result;
-  std::exception_ptr error;
-  asio::co_spawn(io, std::move(a), [&](std::exception_ptr e, T v) {
-    error = e;
-    if (!e)
-      result = std::move(v);
-  });
-  io.run();
-  if (error)
-    std::rethrow_exception(error);
-  return std::move(*result);
-}
-
-inline void run_sync(awaitable<void> a) {
-  asio::io_context io;
-  std::exception_ptr error;
-  asio::co_spawn(io, std::move(a), [&](std::exception_ptr e) { error = e; });
-  io.run();
-  if (error)
-    std::rethrow_exception(error);
-}
+using virtbench::run_sync;
 
 } // namespace virtbench::test
