@@ -136,6 +136,10 @@ public:
     if (interrupted)
       log("interrupted: stopping every platform; finished iterations are kept in " +
           (m_config.out_dir / "results.json").string());
+    // Facts gathered during the run (QMP events, the last boot time) before the teardown.
+    for (auto& slot : m_slots)
+      if (slot.started && slot.failure.empty())
+        refresh_platform(slot);
     for (auto& slot : m_slots)
       co_await slot.platform->stop(); // never throws
     signals.cancel();
@@ -347,6 +351,23 @@ private:
     log(fmt::format("{}: exec channel median {:.2f} ms (min {:.2f}, max {:.2f}, n={})", p.name(),
                     o["median_ms"].as_double(), o["min_ms"].as_double(), o["max_ms"].as_double(), k_samples));
     co_return o;
+  }
+
+  // Merges a platform's current describe() into its results entry (keeping what the
+  // runner added, such as channel_overhead).
+  void refresh_platform(PlatformSlot& slot) {
+    boost::json::object entry;
+    for (auto& p : m_results.doc()["platforms"].as_array())
+      if (p.as_object()["name"] == boost::json::value(slot.platform->name()))
+        entry = p.as_object();
+    try {
+      for (auto& [k, v] : slot.platform->describe())
+        entry[k] = v;
+    } catch (const std::exception& e) {
+      log("warning: describe " + slot.platform->name() + ": " + e.what());
+      return;
+    }
+    m_results.set_platform(std::move(entry));
   }
 
   void fail_platform(PlatformSlot& slot, const std::string& message) {
