@@ -41,6 +41,9 @@ struct CacheDrop {
   std::string where; // "host" or "guest"
   std::uint64_t cached_before_kib = 0;
   std::uint64_t cached_after_kib = 0;
+  // False where the data set cannot be in this cache (QEMU with cache=none bypasses the
+  // host's): the drop is recorded, but not expected to free the data set.
+  bool holds_data_set = true;
 };
 
 // Everything a driver may need from the command line and the suite, in one place so

@@ -422,9 +422,12 @@ private:
           auto freed = d.cached_before_kib > d.cached_after_kib ? d.cached_before_kib - d.cached_after_kib : 0;
           boost::json::object o{{"where", d.where},
                                 {"cached_before_kib", d.cached_before_kib},
-                                {"cached_after_kib", d.cached_after_kib},
-                                {"verified", freed >= expected_kib}};
-          if (freed < expected_kib) {
+                                {"cached_after_kib", d.cached_after_kib}};
+          if (!d.holds_data_set)
+            o["holds_data_set"] = false; // nothing to verify: this cache never held the files
+          else
+            o["verified"] = freed >= expected_kib;
+          if (d.holds_data_set && freed < expected_kib) {
             run["cache_drop_warning"] = fmt::format("{}: Cached fell by {} KiB, less than half the {} KiB data set",
                                                     d.where, freed, expected_kib * 2);
             log(fmt::format("warning: {} {}: cache drop freed only {} KiB of {} KiB cached", p.name(), d.where, freed,

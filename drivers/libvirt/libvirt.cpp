@@ -253,8 +253,11 @@ public:
       rethrow(failure, "drop caches in the guest");
     // The host caches the disk files unless QEMU opens them with O_DIRECT; a remote host's
     // cache is out of reach (recorded by its absence).
-    if (m_local && !qemu::cache_mode_bypasses_host_cache(m_cache_mode))
+    if (m_local) {
+      // Dropped and recorded also with cache=none, where it cannot hold the data set.
       drops.push_back(drop_host_caches());
+      drops.back().holds_data_set = !qemu::cache_mode_bypasses_host_cache(m_cache_mode);
+    }
     co_return drops;
   }
 

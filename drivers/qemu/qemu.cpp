@@ -351,8 +351,9 @@ public:
     if (failure)
       co_await rethrow(failure, "drop caches in the guest");
     // The host caches the image files unless QEMU opens them with O_DIRECT.
-    if (!cache_mode_bypasses_host_cache(m_cache_mode))
-      drops.push_back(drop_host_caches());
+    // Dropped and recorded also with cache=none, where it cannot hold the data set.
+    drops.push_back(drop_host_caches());
+    drops.back().holds_data_set = !cache_mode_bypasses_host_cache(m_cache_mode);
     co_return drops;
   }
 

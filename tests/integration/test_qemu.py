@@ -147,7 +147,10 @@ class QemuRun(unittest.TestCase):
             else:
                 self.assertGreater(m["reads_per_s"], 0)
                 self.assertGreater(m["writes_per_s"], 0)
-                self.assertIn("guest", [d["where"] for d in run["cache_drops"]])
+                self.assertEqual(sorted(d["where"] for d in run["cache_drops"]), ["guest", "host"])
+                for d in run["cache_drops"]:
+                    self.assertIn("cached_before_kib", d)
+                    self.assertIn("cached_after_kib", d)
             cpu = run["cpu"]
             for view in ("host", "guest"):
                 self.assertGreater(cpu[view]["user_pct"] + cpu[view]["kernel_pct"], 1, (view, cpu))
