@@ -350,6 +350,11 @@ awaitable<std::string> GuestAgent::read_file(std::string path) {
   } catch (...) {
     failure = std::current_exception();
   }
+  co_await close_file(handle, failure);
+  co_return content;
+}
+
+awaitable<void> GuestAgent::close_file(std::int64_t handle, std::exception_ptr failure) {
   json::object close{{"execute", "guest-file-close"}, {"arguments", {{"handle", handle}}}};
   if (failure) {
     try {
@@ -360,7 +365,6 @@ awaitable<std::string> GuestAgent::read_file(std::string path) {
     std::rethrow_exception(failure);
   }
   co_await call(std::move(close));
-  co_return content;
 }
 
 awaitable<void> GuestAgent::write_file(std::string path, std::string content) {
@@ -377,15 +381,7 @@ awaitable<void> GuestAgent::write_file(std::string path, std::string content) {
   } catch (...) {
     failure = std::current_exception();
   }
-  json::object close{{"execute", "guest-file-close"}, {"arguments", {{"handle", handle}}}};
-  if (failure) {
-    try {
-      co_await call(std::move(close));
-    } catch (const Error&) {
-    }
-    std::rethrow_exception(failure);
-  }
-  co_await call(std::move(close));
+  co_await close_file(handle, failure);
 }
 
 awaitable<void> GuestAgent::shutdown(std::chrono::milliseconds timeout) {

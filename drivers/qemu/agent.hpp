@@ -124,6 +124,8 @@ public:
 
 private:
   awaitable<boost::json::value> call(boost::json::object command);
+  // guest-file-close; after `failure`, a failing close is ignored and `failure` rethrown.
+  awaitable<void> close_file(std::int64_t handle, std::exception_ptr failure);
   // kill_on_timeout: false for the kill itself (which must not recurse).
   awaitable<GuestExecResult> exec_once(const std::vector<std::string>& full_argv, std::chrono::milliseconds timeout,
                                        bool kill_on_timeout = true);

@@ -1,4 +1,5 @@
 #include "drivers/qemu/agent_protocol.hpp"
+#include "drivers/qemu/json_lines.hpp"
 
 #include "util/error.hpp"
 
@@ -27,19 +28,13 @@ std::optional<AgentMessage> AgentDecoder::next() {
       continue;
     std::string_view text = std::string_view(*line).substr(start);
     AgentMessage m;
-    boost::system::error_code ec;
-    auto v = json::parse(text, ec);
-    if (ec || !v.is_object()) {
+    auto parsed = parse_json_line(text);
+    if (!parsed) {
       m.text = std::string(text);
       return m;
     }
-    auto& o = v.as_object();
-    if (auto* id = o.if_contains("id"); id && id->is_number()) {
-      boost::system::error_code nec;
-      auto n = id->to_number<std::uint64_t>(nec);
-      if (!nec)
-        m.id = n;
-    }
+    auto& o = parsed->object;
+    m.id = parsed->id;
     if (auto* r = o.if_contains("return")) {
       m.kind = AgentMessage::Kind::reply;
       m.value = *r;

@@ -1,5 +1,7 @@
 #include "drivers/qemu/json_lines.hpp"
 
+#include <boost/json.hpp>
+
 namespace virtbench::qemu {
 
 std::optional<std::string> LineSplitter::next_line() {
@@ -31,6 +33,21 @@ bool LineSplitter::skip_through(char c) {
   }
   m_start = pos + 1;
   return true;
+}
+
+std::optional<JsonLine> parse_json_line(std::string_view text) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  if (ec || !v.is_object())
+    return std::nullopt;
+  JsonLine line{std::move(v.as_object()), std::nullopt};
+  if (auto* id = line.object.if_contains("id"); id && id->is_number()) {
+    boost::system::error_code nec;
+    auto n = id->to_number<std::uint64_t>(nec);
+    if (!nec)
+      line.id = n;
+  }
+  return line;
 }
 
 } // namespace virtbench::qemu

@@ -2,6 +2,9 @@
 // Splits a byte stream into newline-terminated lines (QMP and the guest agent both send
 // one JSON document per line). No I/O: bytes in, complete lines out.
 
+#include <boost/json/object.hpp>
+
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,5 +26,13 @@ private:
   std::string m_buffer;
   std::size_t m_start = 0; // consumed prefix, compacted lazily
 };
+
+// One line parsed as a JSON object, with its numeric "id" when it has one (QMP and agent
+// replies both echo the request's id). nullopt when the line is not a JSON object.
+struct JsonLine {
+  boost::json::object object;
+  std::optional<std::uint64_t> id;
+};
+std::optional<JsonLine> parse_json_line(std::string_view text);
 
 } // namespace virtbench::qemu

@@ -1,4 +1,5 @@
 #include "drivers/qemu/qmp_protocol.hpp"
+#include "drivers/qemu/json_lines.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -24,19 +25,13 @@ std::optional<QmpMessage> QmpProtocol::next() {
 
 QmpMessage QmpProtocol::classify(std::string line) {
   QmpMessage m;
-  boost::system::error_code ec;
-  auto v = json::parse(line, ec);
-  if (ec || !v.is_object()) {
+  auto parsed = parse_json_line(line);
+  if (!parsed) {
     m.text = std::move(line);
     return m;
   }
-  auto& o = v.as_object();
-  if (auto* id = o.if_contains("id"); id && id->is_number()) {
-    boost::system::error_code nec;
-    auto n = id->to_number<std::uint64_t>(nec);
-    if (!nec)
-      m.id = n;
-  }
+  auto& o = parsed->object;
+  m.id = parsed->id;
   if (auto* g = o.if_contains("QMP"); g && g->is_object()) {
     m.kind = QmpMessage::Kind::greeting;
     m.value = *g;
@@ -72,7 +67,7 @@ QmpMessage QmpProtocol::classify(std::string line) {
   if (m.kind != QmpMessage::Kind::garbled && m_state == State::awaiting_greeting) {
     // Anything before the greeting means this is not a QMP socket (or not its start).
     m.kind = QmpMessage::Kind::garbled;
-    m.text = json::serialize(v);
+    m.text = json::serialize(o);
   }
   return m;
 }
