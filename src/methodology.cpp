@@ -53,7 +53,7 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
   else if (order == "interleaved")
     items.push_back(fmt::format("**Order**: interleaved. Every platform was started first; then, experiment by experiment and "
                       "round by round, each platform ran one iteration in a shuffled order (seed {}, {} distinct "
-                      "orders over {} rounds) while the others were frozen (QMP `stop`, Engine API `pause`), so drift "
+                      "orders over {} rounds) while the others were frozen (QMP `stop`, Engine API `pause`, `virDomainSuspend`), so drift "
                       "over time spreads evenly over the platforms.",
                       text(r.if_contains("seed")), distinct.size(), round_orders.size()));
   else
@@ -94,7 +94,8 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
       where += fmt::format("{}{}: {} of {} drops verified", where.empty() ? "" : "; ", w, c.first, c.second);
     items.push_back(fmt::format("**Caches**: before every fileio run (after its untimed `prepare`), `sync` then "
                       "`3 > /proc/sys/vm/drop_caches` (page cache, dentries and inodes) where the I/O is cached: the "
-                      "host for native and docker, the guest (and the host unless QEMU uses `cache=none`) for qemu. "
+                      "host for native and docker; the guest and the host for the VMs (with `cache=none` QEMU "
+                      "bypasses the host cache, so that drop is recorded but has nothing to verify). "
                       "`Cached:` in /proc/meminfo is read before and after each drop; a drop counts as verified when it "
                       "fell by at least half the data set just written ({}).",
                       where.empty() ? "no fileio runs" : where));

@@ -242,9 +242,15 @@ void add_platforms(ReportDoc& doc, const object& results, const Analysis& a) {
   for (auto& p : a.platforms) {
     std::string item = "**" + p + "**:";
     if (auto* info = a.platform_info(p))
-      for (auto& [k, v] : *info)
-        if (k != "name")
-          item += fmt::format(" {}={};", std::string(k), json_text(&v));
+      for (auto& [k, v] : *info) {
+        if (k == "name")
+          continue;
+        // Long facts (QEMU's command line, its event log) stay in results.json.
+        auto text = json_text(&v);
+        if (text.size() > 160)
+          text = fmt::format("({} characters, in results.json)", text.size());
+        item += fmt::format(" {}={};", std::string(k), text);
+      }
     items.push_back(std::move(item));
   }
   doc.push_back(bullets(std::move(items)));

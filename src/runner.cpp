@@ -293,6 +293,7 @@ private:
     for (auto& e : m_config.suite.experiments) {
       if (e.workload != Workload::fileio || e.option("file-extra-flags") == "direct")
         continue;
+      std::string where;
       for (auto& slot : m_slots) {
         if (!slot.started)
           continue;
@@ -304,11 +305,13 @@ private:
           continue;
         double ram = mem->to_number<double>();
         if (static_cast<double>(e.fileio_bytes()) < ram)
-          warnings.push_back(boost::json::string(fmt::format(
-              "{} on {}: the fileio data set ({} MiB) is smaller than the RAM ({:.1f} GiB) and no direct I/O is "
-              "used, so the page cache dominates; add file-extra-flags = \"direct\" to the experiment to measure storage",
-              e.name, slot.platform->name(), e.fileio_bytes() >> 20, ram / (1u << 30))));
+          where += fmt::format("{}{} ({:.1f} GiB)", where.empty() ? "" : ", ", slot.platform->name(), ram / (1u << 30));
       }
+      if (!where.empty())
+        warnings.push_back(boost::json::string(fmt::format(
+            "{}: the fileio data set ({} MiB) is smaller than the RAM of {} and no direct I/O is used, so the page "
+            "cache dominates; add file-extra-flags = \"direct\" to the experiment to measure storage",
+            e.name, e.fileio_bytes() >> 20, where)));
     }
     if (!warnings.empty()) {
       doc["warnings"] = std::move(warnings);
