@@ -97,8 +97,11 @@ class NativeRun(unittest.TestCase):
     def test_ctrl_c_keeps_finished_iterations_and_leaves_nothing(self):
         out = os.path.join(self.tmp, "out")
         scratch = os.path.join(self.tmp, "scratch")
+        runtime = os.path.join(self.tmp, "xdg-runtime")
+        os.makedirs(runtime)
         proc = subprocess.Popen([vbtest.VIRTBENCH, "run", "--suite", "coen241-hw1", "--time", "2", "--out", out,
-                                 "--scratch-dir", scratch], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                 "--scratch-dir", scratch], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, XDG_RUNTIME_DIR=runtime))
         try:
             vbtest.wait_for(lambda: len(vbtest.runs_in(out)) >= 2, 60, "two finished iterations")
             vbtest.wait_for(lambda: vbtest.processes_in(scratch), 30, "this run's sysbench running")
@@ -113,6 +116,7 @@ class NativeRun(unittest.TestCase):
         # runs on the machine are not ours to judge).
         self.assertEqual(vbtest.processes_in(scratch), [])
         self.assertEqual(os.listdir(scratch), [])
+        self.assertEqual(os.listdir(os.path.join(runtime, "virtbench")), [])  # the run's private dir is gone
         r = vbtest.load(out)
         self.assertTrue(r["interrupted"])
         self.assertGreaterEqual(len(r["runs"]), 2)
