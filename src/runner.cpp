@@ -5,6 +5,7 @@
 #include "results.hpp"
 #include "sampler.hpp"
 #include "util/error.hpp"
+#include "util/failure.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
 #include "version.hpp"
@@ -68,45 +69,11 @@ std::string headline(const Experiment& e, const boost::json::object& metrics) {
   return "no metrics";
 }
 
-bool is_cancellation(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const boost::system::system_error& se) {
-    return se.code() == asio::error::operation_aborted;
-  } catch (const asio::multiple_exceptions& me) {
-    return is_cancellation(me.first_exception());
-  } catch (...) {
-    return false;
-  }
-}
-
 // True once Ctrl-C (or SIGTERM) cancelled the measuring coroutine: whatever failed
 // after that failed because of it, and must not be recorded as a failed iteration.
 awaitable<bool> cancelled() {
   auto state = co_await asio::this_coro::cancellation_state;
   co_return state.cancelled() != asio::cancellation_type::none;
-}
-
-// The exception that matters: the first of several thrown together (asio's `&&` of the
-// workload and its samplers wraps them in multiple_exceptions).
-std::exception_ptr first_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const asio::multiple_exceptions& me) {
-    return first_of(me.first_exception());
-  } catch (...) {
-    return e;
-  }
-}
-
-std::string what_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(first_of(e));
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "unknown error";
-  }
 }
 
 class Run {

@@ -33,7 +33,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* k_guest_scratch_dir = "/scratch";
 
 std::string this_host_name() {
   char buf[256] = {};
@@ -155,16 +154,16 @@ public:
     if (lost || (failure && !domain_active()))
       throw PlatformLost("boot the guest: domain " + m_name + " is no longer running\n" + console_tail());
     if (failure) {
-      if (qemu::is_cancellation(failure))
+      if (is_cancellation(failure))
         std::rethrow_exception(failure);
       throw Error(fmt::format("boot the guest: its agent did not answer through libvirt within {} s (domain type {}; {})\n{}",
-                              limit.count(), m_type.domain_type, qemu::what_of(failure), console_tail()));
+                              limit.count(), m_type.domain_type, what_of(failure), console_tail()));
     }
     m_boot_to_ready_s = std::chrono::duration<double>(Clock::now() - m_started_at).count();
     log(fmt::format("libvirt: guest agent answered {:.2f} s after virDomainCreateXML", m_boot_to_ready_s));
 
     try {
-      m_guest_sysbench_version = co_await qemu::prepare_guest(*m_agent, k_guest_scratch_dir);
+      m_guest_sysbench_version = co_await qemu::prepare_guest(*m_agent, qemu::k_guest_scratch_dir);
     } catch (...) {
       failure = std::current_exception();
     }
@@ -290,7 +289,7 @@ public:
 
   bool has_guest_view() const override { return true; }
 
-  std::string scratch_dir() const override { return k_guest_scratch_dir; }
+  std::string scratch_dir() const override { return qemu::k_guest_scratch_dir; }
 
   json::object describe() const override {
     json::object d{{"name", "libvirt"},
@@ -361,7 +360,7 @@ private:
 
   // Rethrows a failure with context; PlatformLost when the domain is gone.
   [[noreturn]] void rethrow(std::exception_ptr failure, const std::string& what) {
-    if (qemu::is_cancellation(failure))
+    if (is_cancellation(failure))
       std::rethrow_exception(failure);
     if (m_domain && !domain_active())
       throw PlatformLost(what + ": domain " + m_name + " is no longer running\n" + console_tail());

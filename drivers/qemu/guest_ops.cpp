@@ -10,26 +10,6 @@ namespace virtbench::qemu {
 
 using namespace std::chrono_literals;
 
-bool is_cancellation(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const boost::system::system_error& se) {
-    return se.code() == asio::error::operation_aborted;
-  } catch (...) {
-    return false;
-  }
-}
-
-std::string what_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    return ex.what();
-  } catch (...) {
-    return "unknown error";
-  }
-}
-
 ExecResult to_exec_result(GuestExecResult r) {
   ExecResult result;
   result.exit_code = r.timed_out ? -1 : r.exit_code;

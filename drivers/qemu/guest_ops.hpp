@@ -4,6 +4,7 @@
 
 #include "drivers/qemu/agent.hpp"
 #include "platform.hpp"
+#include "util/failure.hpp" // is_cancellation, what_of
 
 #include <chrono>
 #include <exception>
@@ -12,10 +13,8 @@
 
 namespace virtbench::qemu {
 
-// True when the failure is a cancellation (Ctrl-C): rethrown as it is, never wrapped.
-bool is_cancellation(const std::exception_ptr& e);
-// The failure's what(), or "unknown error".
-std::string what_of(const std::exception_ptr& e);
+// Where the scratch disk is mounted in the guest, and fileio's files live (qemu and libvirt).
+inline constexpr const char* k_guest_scratch_dir = "/scratch";
 
 // The platform interface's ExecResult for an agent exec (a signal is said in err).
 ExecResult to_exec_result(GuestExecResult r);

@@ -32,7 +32,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* k_guest_scratch_dir = "/scratch";
 constexpr auto k_qmp_timeout = std::chrono::seconds(10);
 constexpr std::size_t k_max_events_described = 200;
 
