@@ -46,6 +46,7 @@ struct RunArgs {
   std::string libvirt_uri = "qemu:///system";
   std::string scratch_dir;
   bool force = false;
+  bool yes = false;
 };
 
 void log_line(const std::string& line) { std::cerr << line << std::endl; }
@@ -117,11 +118,6 @@ int run_command(const RunArgs& a, const GlobalOptions& g) {
                                  : fs::path(a.out);
   if (fs::exists(config.out_dir / "results.json") && !a.force)
     throw UsageError(config.out_dir.string() + " already holds a results.json; choose another --out DIR, or pass --force to replace it");
-  fs::create_directories(config.out_dir);
-  if (a.force) {
-    std::error_code ec;
-    fs::remove_all(config.out_dir / "raw", ec);
-  }
 
   config.order = a.order == "grouped" ? Order::grouped : Order::interleaved;
   config.seed = a.seed ? *a.seed : std::random_device{}();
@@ -145,6 +141,14 @@ int run_command(const RunArgs& a, const GlobalOptions& g) {
   po.scratch_parent = a.scratch_dir;
   po.log = log_line;
 
+  po.runtime_dir = runtime_parent_dir(); // where the run's private directory will be: for the preflight
+  preflight(config, a.yes);
+
+  fs::create_directories(config.out_dir);
+  if (a.force) {
+    std::error_code ec;
+    fs::remove_all(config.out_dir / "raw", ec);
+  }
   TempDir runtime(runtime_parent_dir(), "run-");
   po.runtime_dir = runtime.path();
 
@@ -179,6 +183,7 @@ std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {
   run->add_option("--time", run_args.time_s, "Override every experiment's --time (seconds)")->check(CLI::PositiveNumber);
   run->add_option("--out", run_args.out, "Results directory (default: virtbench-results/<suite>-<timestamp>)");
   run->add_flag("--force", run_args.force, "Replace the results in an --out DIR that already has some");
+  run->add_flag("--yes", run_args.yes, "Run a plan even when it is estimated to take more than a day");
   run->add_flag("--no-drop-caches", run_args.no_drop_caches, "Do not drop the page cache before fileio runs (no root needed)");
   run->add_option("--order", run_args.order, "interleaved: platforms shuffled round by round; grouped: one platform after another")
       ->check(CLI::IsMember({"interleaved", "grouped"}))->capture_default_str();

@@ -68,6 +68,13 @@ struct PlatformOptions {
   std::function<void(const std::string&)> log; // progress messages for the user (stderr)
 };
 
+// Where on this host a platform will write fileio's data set, for the preflight's
+// free-space check before anything starts.
+struct HostStorage {
+  std::filesystem::path path; // a directory; the nearest existing parent is what gets checked
+  bool kept = false;          // the blocks stay allocated until the run ends (a VM's scratch disk)
+};
+
 class Platform {
 public:
   virtual ~Platform() = default;
@@ -103,6 +110,10 @@ public:
 
   // Directory inside the platform where fileio's files live (comparable storage).
   virtual std::string scratch_dir() const = 0;
+
+  // Where fileio's files will land on this host, known from the options alone (before
+  // start()); nullopt when they are not on this host (a remote libvirt) or not known yet.
+  virtual std::optional<HostStorage> fileio_host_storage() const = 0;
 
   // Facts for results.json's "platforms" entry: versions, accel and reason, limits, digests.
   virtual boost::json::object describe() const = 0;

@@ -36,5 +36,8 @@ std::string pretty_json(const boost::json::value& v);
 
 // Current UTC time as ISO 8601 ("2026-11-25T23:59:01Z").
 std::string utc_now_iso8601();
+// The same with milliseconds ("2026-12-01T08:06:52.123Z"): run records' started_at, so the
+// harness's own time between steps can be read off results.json.
+std::string utc_now_iso8601_ms();
 
 } // namespace virtbench

@@ -1,6 +1,7 @@
 #include "runner.hpp"
 
 #include "host.hpp"
+#include "progress.hpp"
 #include "report.hpp"
 #include "results.hpp"
 #include "sampler.hpp"
@@ -13,10 +14,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <random>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <cerrno>
+#include <cstring>
 
 namespace virtbench {
 
@@ -47,6 +54,116 @@ std::vector<Step> plan_steps(const Suite& suite, std::size_t platform_count, Ord
     });
   }
   return steps;
+}
+
+namespace {
+
+std::uint64_t statvfs_free_bytes(const fs::path& path) {
+  struct statvfs sv{};
+  if (::statvfs(path.c_str(), &sv) != 0)
+    throw Error("preflight: statvfs " + path.string() + ": " + std::strerror(errno));
+  return static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
+}
+
+// The directory itself, or the nearest parent that exists (scratch directories are made later).
+fs::path existing_parent(fs::path p) {
+  p = fs::absolute(p);
+  std::error_code ec;
+  while (!fs::exists(p, ec) && p.has_parent_path() && p != p.parent_path())
+    p = p.parent_path();
+  return p;
+}
+
+std::string bytes_text(std::uint64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 5) {
+    v /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.1f} {}", v, units[u]);
+}
+
+} // namespace
+
+void preflight(const RunConfig& config, bool assume_yes,
+               const std::function<std::uint64_t(const std::filesystem::path&)>& free_bytes) {
+  std::vector<std::string> problems;
+  auto free_of = free_bytes ? free_bytes : statvfs_free_bytes;
+
+  // Free space: per filesystem, what every VM keeps in its scratch disk until the end plus
+  // the largest data set of the platforms that clean up after each iteration.
+  const Experiment* largest = nullptr;
+  for (auto& e : config.suite.experiments)
+    if (e.workload == Workload::fileio && (!largest || e.fileio_bytes() > largest->fileio_bytes()))
+      largest = &e;
+  if (largest) {
+    struct Need {
+      fs::path where;
+      std::uint64_t kept = 0, transient = 0;
+      std::vector<std::string> platforms;
+    };
+    std::map<std::string, Need> needs; // by the directory checked
+    for (auto& name : config.platforms) {
+      auto platform = make_platform(name, config.platform_options);
+      auto storage = platform->fileio_host_storage();
+      if (!storage)
+        continue;
+      auto where = existing_parent(storage->path);
+      auto& need = needs[where.string()];
+      need.where = where;
+      need.platforms.push_back(fmt::format("{} in {}", name, storage->path.string()));
+      if (storage->kept)
+        need.kept += largest->fileio_bytes();
+      else
+        need.transient = largest->fileio_bytes();
+    }
+    // Directories on one filesystem share its free space.
+    std::map<std::uint64_t, std::vector<Need*>> by_device;
+    for (auto& [key, need] : needs) {
+      struct stat st{};
+      auto device = ::stat(need.where.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_dev) : by_device.size() + (1ull << 62);
+      by_device[device].push_back(&need);
+    }
+    for (auto& [device, group] : by_device) {
+      std::uint64_t needed = 0, transient = 0;
+      std::vector<std::string> who;
+      for (auto* n : group) {
+        needed += n->kept;
+        transient = std::max(transient, n->transient);
+        who.insert(who.end(), n->platforms.begin(), n->platforms.end());
+      }
+      needed += transient;
+      auto free = free_of(group.front()->where);
+      if (needed > free) {
+        std::string list;
+        for (auto& w : who)
+          list += (list.empty() ? "" : ", ") + w;
+        problems.push_back(fmt::format(
+            "preflight: the fileio data set of experiment {} ({}) does not fit on the filesystem of {}: needs {} bytes "
+            "({}), {} bytes ({}) free; lower file-total-size, free space there, or move it (--scratch-dir, "
+            "XDG_RUNTIME_DIR)",
+            largest->name, bytes_text(largest->fileio_bytes()), list, needed, bytes_text(needed), free,
+            bytes_text(free)));
+      }
+    }
+  }
+
+  // Time: every step at its workload's time plus the default overheads.
+  auto steps = plan_steps(config.suite, config.platforms.size(), config.order, config.seed);
+  EtaModel eta(config.suite, steps);
+  auto estimate = eta.remaining_s(0);
+  if (estimate > 86400 && !assume_yes)
+    problems.push_back(fmt::format("preflight: the plan is estimated to take {} ({} steps on {} platform(s)); pass "
+                                   "--yes to run it anyway, or lower --iterations or --time",
+                                   format_duration(estimate), steps.size(), config.platforms.size()));
+  if (!problems.empty()) {
+    std::string text;
+    for (auto& p : problems)
+      text += (text.empty() ? "" : "\n") + p;
+    throw UsageError(text);
+  }
 }
 
 namespace {
@@ -140,6 +257,14 @@ public:
   }
 
 private:
+  // VIRTBENCH_TRACE=1: how long the harness's own phases take (for tools/bench-harness-time).
+  void trace(const std::string& what, std::chrono::steady_clock::time_point since) {
+    static const bool enabled = std::getenv("VIRTBENCH_TRACE") != nullptr;
+    if (enabled)
+      log(fmt::format("trace: {} {:.4f} s", what,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count()));
+  }
+
   void log(const std::string& line) {
     if (m_config.platform_options.log)
       m_config.platform_options.log(line);
@@ -193,15 +318,51 @@ private:
     co_return nullptr;
   }
 
-  awaitable<void> measure() {
-    std::exception_ptr failure;
-    // Start every platform, then freeze it until its turn.
+  // Brings one platform up and freezes it until its turn; its failure is handed back.
+  awaitable<std::exception_ptr> start_one(PlatformSlot& slot) {
+    try {
+      log("starting " + slot.platform->name() + " ...");
+      co_await slot.platform->start();
+      slot.started = true;
+      co_await slot.platform->freeze();
+    } catch (...) {
+      co_return std::current_exception();
+    }
+    co_return nullptr;
+  }
+
+  // Starts every platform at once (VMs booting while the engine imports its image), so
+  // startup costs the slowest platform, not the sum; then measures each one's exec channel
+  // alone, the others frozen. A platform that fails to start fails alone.
+  awaitable<void> start_platforms() {
+    auto executor = co_await asio::this_coro::executor;
+    auto started = std::chrono::steady_clock::now();
+    using StartOp = decltype(asio::co_spawn(executor, start_one(m_slots.front()), asio::deferred));
+    std::vector<StartOp> ops;
+    for (auto& slot : m_slots)
+      ops.push_back(asio::co_spawn(executor, start_one(slot), asio::deferred));
+    auto [order, spawn_failures, failures] = co_await asio::experimental::make_parallel_group(std::move(ops))
+                                                 .async_wait(asio::experimental::wait_for_all(), use_awaitable);
+    (void)order;
+    for (std::size_t i = 0; i < m_slots.size(); ++i) {
+      auto failure = spawn_failures[i] ? spawn_failures[i] : failures[i];
+      if (!failure)
+        continue;
+      if (is_cancellation(failure) || co_await cancelled())
+        std::rethrow_exception(failure);
+      fail_platform(m_slots[i], "start " + m_slots[i].platform->name() + ": " + what_of(failure));
+    }
+    if (co_await cancelled())
+      throw boost::system::system_error(asio::error::operation_aborted);
+    m_results.doc()["startup_s"] =
+        std::round(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() * 1000) / 1000;
+
     for (auto& slot : m_slots) {
-      auto name = slot.platform->name();
-      log("starting " + name + " ...");
+      if (!slot.started || !slot.failure.empty())
+        continue;
+      std::exception_ptr failure;
       try {
-        co_await slot.platform->start();
-        slot.started = true;
+        co_await slot.platform->thaw();
         auto channel = co_await measure_channel(*slot.platform);
         co_await slot.platform->freeze();
         auto description = slot.platform->describe();
@@ -213,29 +374,63 @@ private:
       if (failure) {
         if (is_cancellation(failure) || co_await cancelled())
           std::rethrow_exception(failure);
-        fail_platform(slot, "start " + name + ": " + what_of(failure));
-        failure = nullptr;
+        fail_platform(slot, "start " + slot.platform->name() + ": " + what_of(failure));
       }
       m_results.flush();
     }
+  }
+
+  // Hands the CPU from `from` (frozen) to `to` (thawed), both at once. A failure fails the
+  // platform it belongs to; returns false when `to` cannot run.
+  awaitable<bool> switch_to(PlatformSlot* from, PlatformSlot& to) {
+    std::exception_ptr freeze_failure, thaw_failure;
+    if (from && from->failure.empty()) {
+      auto [f, t] = co_await (captured(from->platform->freeze()) && captured(to.platform->thaw()));
+      freeze_failure = f;
+      thaw_failure = t;
+    } else {
+      thaw_failure = co_await captured(to.platform->thaw());
+    }
+    if (freeze_failure)
+      co_await fail_switch(*from, freeze_failure);
+    if (thaw_failure)
+      co_await fail_switch(to, thaw_failure);
+    co_return !thaw_failure;
+  }
+
+  awaitable<void> fail_switch(PlatformSlot& slot, std::exception_ptr failure) {
+    if (is_cancellation(failure) || co_await cancelled())
+      std::rethrow_exception(failure);
+    fail_platform(slot, slot.platform->name() + ": " + what_of(failure));
+  }
+
+  awaitable<void> measure() {
+    co_await start_platforms();
 
     warn_about_page_cache();
     auto steps = plan_steps(m_config.suite, m_slots.size(), m_config.order, m_config.seed);
-    std::size_t total = steps.size(), done = 0;
+    m_eta.emplace(m_config.suite, steps);
+    m_measure_started = std::chrono::steady_clock::now();
+    std::size_t total = steps.size();
     PlatformSlot* current = nullptr;
-    for (auto& step : steps) {
-      ++done;
+    for (std::size_t i = 0; i < total; ++i) {
+      auto& step = steps[i];
       auto& slot = m_slots[step.platform];
       if (!slot.failure.empty())
         continue;
+      std::exception_ptr failure;
       try {
         if (current != &slot) {
-          if (current && current->failure.empty())
-            co_await current->platform->freeze();
+          auto* from = current;
+          current = nullptr;
+          auto t0 = std::chrono::steady_clock::now();
+          bool ok = co_await switch_to(from, slot);
+          trace("switch", t0);
+          if (!ok)
+            continue;
           current = &slot;
-          co_await slot.platform->thaw();
         }
-        co_await run_step(step, slot, done, total);
+        co_await run_step(step, slot, i + 1, total);
       } catch (...) {
         failure = std::current_exception();
       }
@@ -245,7 +440,6 @@ private:
         fail_platform(slot, slot.platform->name() + ": " + what_of(failure));
         if (current == &slot)
           current = nullptr;
-        failure = nullptr;
       }
     }
     if (current && current->failure.empty())
@@ -374,7 +568,7 @@ private:
                             {"experiment", exp.name},
                             {"iteration", step.iteration},
                             {"round", step.round},
-                            {"started_at", utc_now_iso8601()}};
+                            {"started_at", utc_now_iso8601_ms()}};
     if (step.warmup)
       run["warmup"] = step.warmup;
     auto started = std::chrono::steady_clock::now();
@@ -382,8 +576,12 @@ private:
 
     std::exception_ptr failure;
     try {
-      if (exp.workload == Workload::fileio)
+      if (exp.workload == Workload::fileio) {
+        auto t0 = std::chrono::steady_clock::now();
         co_await exec_checked(p, exp.sysbench_argv("prepare"), std::chrono::minutes(15));
+        trace("prepare", t0);
+      }
+      auto drop_from = std::chrono::steady_clock::now();
       if (exp.workload == Workload::fileio && m_config.drop_caches) {
         boost::json::array drops;
         // A drop is verified when "Cached:" fell by at least half the data set just written.
@@ -406,15 +604,16 @@ private:
           drops.push_back(std::move(o));
         }
         run["cache_drops"] = std::move(drops);
+        trace("drop", drop_from);
       }
 
       CpuSampler host_sampler(read_host_proc_stat, m_config.sample_interval);
       std::optional<CpuSampler> guest_sampler;
       if (p.has_guest_view())
         guest_sampler.emplace([&p]() { return p.read_file("/proc/stat"); }, m_config.sample_interval);
-      auto accounting_before = co_await p.host_accounting();
-      auto frozen_before = co_await frozen_accounting(slot);
+      auto [accounting_before, frozen_before] = co_await (p.host_accounting() && frozen_accounting(slot));
       auto measured_from = std::chrono::steady_clock::now();
+      trace("before", started);
 
       ExecResult result;
       auto workload = [&]() -> awaitable<void> {
@@ -434,9 +633,9 @@ private:
         co_await (workload() && host_sampler.run() && guest_sampler->run());
       else
         co_await (workload() && host_sampler.run());
-      auto accounting_after = co_await p.host_accounting();
-      auto frozen_after = co_await frozen_accounting(slot);
+      auto [accounting_after, frozen_after] = co_await (p.host_accounting() && frozen_accounting(slot));
       double measured_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - measured_from).count();
+      trace(fmt::format("measured {:.3f} wall {:.3f}", measured_s, result.wall_s), measured_from);
 
       write_file_atomic(m_config.out_dir / raw_rel, result.out);
       if (!result.err.empty())
@@ -478,8 +677,11 @@ private:
         throw Error(fmt::format("{} exited with code {}\n{}", format_argv(exp.sysbench_argv("run")), result.exit_code,
                                 tail_lines(result.err + result.out, 15)));
       run["metrics"] = metrics_to_json(parse_sysbench_output(result.out, exp.workload));
-      if (exp.workload == Workload::fileio)
+      if (exp.workload == Workload::fileio) {
+        auto t0 = std::chrono::steady_clock::now();
         co_await exec_checked(p, exp.sysbench_argv("cleanup"), std::chrono::minutes(5));
+        trace("cleanup", t0);
+      }
     } catch (...) {
       failure = std::current_exception();
     }
@@ -487,12 +689,13 @@ private:
       std::rethrow_exception(failure);
 
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    m_eta->record(step, elapsed);
     std::string prefix = fmt::format("[{}/{}] {} {} {}", done, total, p.name(), exp.name, label);
     if (failure) {
       auto message = what_of(failure);
       run["error"] = message;
       m_results.append_run(std::move(run));
-      log(fmt::format("{}: FAILED after {:.1f} s: {}", prefix, elapsed, message));
+      log(fmt::format("{}: FAILED after {:.1f} s: {}{}", prefix, elapsed, message, eta_suffix(done)));
       // A platform that is gone (VM died, engine stopped) cannot go on: fail it.
       try {
         std::rethrow_exception(first_of(failure));
@@ -503,13 +706,27 @@ private:
       co_return;
     }
     auto summary = headline(exp, run["metrics"].as_object());
+    auto flush_from = std::chrono::steady_clock::now();
     m_results.append_run(std::move(run));
-    log(fmt::format("{}: {:.1f} s, {}", prefix, elapsed, summary));
+    trace("flush", flush_from);
+    log(fmt::format("{}: {:.1f} s, {}{}", prefix, elapsed, summary, eta_suffix(done)));
+  }
+
+  // " — 3m10s elapsed, ~4m left" after step `done` (1-based) of the plan.
+  std::string eta_suffix(std::size_t done) const {
+    std::vector<bool> failed;
+    for (auto& slot : m_slots)
+      failed.push_back(!slot.failure.empty());
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_measure_started).count();
+    return fmt::format(" \u2014 {} elapsed, ~{} left", format_duration(elapsed),
+                       format_duration(m_eta->remaining_s(done, failed)));
   }
 
   RunConfig m_config;
   ResultsWriter m_results;
   std::vector<PlatformSlot> m_slots;
+  std::optional<EtaModel> m_eta;
+  std::chrono::steady_clock::time_point m_measure_started;
 };
 
 } // namespace

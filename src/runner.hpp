@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,13 @@ struct RunConfig {
   std::vector<std::string> command_line; // recorded in results.json
   PlatformOptions platform_options;
 };
+
+// Refuses impossible plans before any platform starts, with one line per problem
+// (UsageError, exit 2): a fileio data set larger than the free space where a platform
+// will write it (needed and free bytes, the path); a plan estimated to take more than a
+// day, unless `assume_yes`. `free_bytes` answers for a path (statvfs; replaceable in tests).
+void preflight(const RunConfig& config, bool assume_yes,
+               const std::function<std::uint64_t(const std::filesystem::path&)>& free_bytes = {});
 
 // Runs the suite and writes DIR/results.json, raw outputs and DIR/report.md.
 // Returns the exit code: 0 all iterations succeeded, 1 some failed, 130 interrupted.

@@ -53,8 +53,7 @@ std::string str_at(const json::value& v, std::initializer_list<const char*> keys
   return p->is_string() ? std::string(p->as_string()) : p->is_number() ? json::serialize(*p) : std::string();
 }
 
-// Cumulative CPU seconds of a cgroup from its files, found through a member's /proc/<pid>/cgroup
-// (the fallback when the engine's stats omit the user/kernel split).
+// Cumulative CPU seconds of a cgroup from its files, found through a member's /proc/<pid>/cgroup.
 std::optional<CpuSeconds> cgroup_cpu_of(long pid) {
   std::string cgroups;
   try {
@@ -155,21 +154,38 @@ public:
   // /proc/sys/vm/drop_caches: the drop happens on the host.
   awaitable<std::vector<CacheDrop>> drop_caches() override { co_return std::vector<CacheDrop>{drop_host_caches()}; }
 
+  // The container's cgroup files first: the engine's stats are the same numbers (cgroup
+  // v1 cpuacct.stat, v2 cpu.stat), but after a container's first stats call the engine
+  // answers each one on its collector's next 1 s tick, even with one-shot=true (measured
+  // with dockerd 20.10, running and paused alike), and the runner asks before and after
+  // every step.
   awaitable<std::optional<CpuSeconds>> host_accounting() override {
+    if (m_container_pid > 0) {
+      if (auto cpu = cgroup_cpu_of(m_container_pid)) {
+        m_accounting_source = "cgroup files of the container (cpuacct.stat on cgroup v1, cpu.stat on v2)";
+        co_return cpu;
+      }
+    }
     auto path = "/containers/" + m_container_id + "/stats?stream=false&one-shot=true";
     auto body = co_await api("GET", path);
     if (auto cpu = parse_stats_cpu(body)) {
       m_accounting_source = "engine stats (cpu_stats.cpu_usage.usage_in_usermode/usage_in_kernelmode)";
       co_return cpu;
     }
-    if (auto cpu = cgroup_cpu_of(m_container_pid)) {
-      m_accounting_source = "cgroup files of the container (the engine's stats have no user/kernel split)";
-      co_return cpu;
-    }
     co_return std::nullopt;
   }
 
   bool has_guest_view() const override { return false; }
+
+  // bind: a directory under DATA_DIR/scratch; volume: the engine's data root, known here
+  // only for a private engine (DATA_DIR/docker).
+  std::optional<HostStorage> fileio_host_storage() const override {
+    if (m_options.docker_storage == "bind")
+      return HostStorage{m_options.data_dir / "scratch", false};
+    if (m_options.docker_host == "private")
+      return HostStorage{m_options.data_dir / "docker", false};
+    return std::nullopt;
+  }
 
   std::string scratch_dir() const override { return k_scratch_in_container; }
 

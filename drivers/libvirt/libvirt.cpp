@@ -289,6 +289,18 @@ public:
 
   bool has_guest_view() const override { return true; }
 
+  // A local domain's scratch disk is a file in the run's runtime directory (or in the
+  // pool's directory with VIRTBENCH_LIBVIRT_POOL_STORAGE=1); a remote one's is not here.
+  std::optional<HostStorage> fileio_host_storage() const override {
+    auto uri = m_options.libvirt_uri.empty() ? std::string("qemu:///system") : m_options.libvirt_uri;
+    if (!is_local_uri(uri))
+      return std::nullopt;
+    auto* force_pool = std::getenv("VIRTBENCH_LIBVIRT_POOL_STORAGE");
+    if (force_pool && std::string_view(force_pool) == "1")
+      return HostStorage{"/var/lib/libvirt/images", true};
+    return HostStorage{m_options.runtime_dir.empty() ? runtime_parent_dir() : m_options.runtime_dir, true};
+  }
+
   std::string scratch_dir() const override { return qemu::k_guest_scratch_dir; }
 
   json::object describe() const override {

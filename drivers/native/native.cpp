@@ -37,8 +37,7 @@ public:
     auto sum = co_await check_process(sum_argv, quick);
     m_sysbench_sha256 = sum.out.substr(0, sum.out.find(' '));
     m_sysbench_path = sysbench.string();
-    auto parent = m_options.scratch_parent.empty() ? m_options.data_dir / "scratch" : m_options.scratch_parent;
-    m_scratch.emplace(parent, "native-");
+    m_scratch.emplace(scratch_parent(), "native-");
   }
 
   awaitable<void> stop() override {
@@ -72,6 +71,8 @@ public:
 
   bool has_guest_view() const override { return false; }
 
+  std::optional<HostStorage> fileio_host_storage() const override { return HostStorage{scratch_parent(), false}; }
+
   std::string scratch_dir() const override { return m_scratch ? m_scratch->path().string() : std::string(); }
 
   boost::json::object describe() const override {
@@ -83,6 +84,10 @@ public:
   }
 
 private:
+  std::filesystem::path scratch_parent() const {
+    return m_options.scratch_parent.empty() ? m_options.data_dir / "scratch" : m_options.scratch_parent;
+  }
+
   PlatformOptions m_options;
   std::optional<TempDir> m_scratch;
   std::string m_sysbench_version, m_sysbench_path, m_sysbench_sha256;

@@ -11,6 +11,7 @@
 #include "image.hpp"
 #include "procstat.hpp"
 #include "util/error.hpp"
+#include "util/failure.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
 
@@ -34,6 +35,21 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto k_qmp_timeout = std::chrono::seconds(10);
 constexpr std::size_t k_max_events_described = 200;
+// How long QMP gets to answer query-status after an agent or QMP call timed out.
+constexpr auto k_liveness_timeout = std::chrono::seconds(2);
+
+// True for a failure that is a missing answer (the agent's or QMP's timeout).
+bool is_timeout(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(first_of(e));
+  } catch (const AgentTimeout&) {
+    return true;
+  } catch (const QmpTimeout&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
 
 // True for failures that prove the other side is alive (it answered with an error).
 bool is_answer(const std::exception_ptr& e) {
@@ -373,6 +389,12 @@ public:
 
   bool has_guest_view() const override { return true; }
 
+  // The scratch disk is a sparse file in the run's runtime directory; what fileio writes
+  // stays allocated in it until the run ends.
+  std::optional<HostStorage> fileio_host_storage() const override {
+    return HostStorage{m_options.runtime_dir.empty() ? runtime_parent_dir() : m_options.runtime_dir, true};
+  }
+
   std::string scratch_dir() const override { return k_guest_scratch_dir; }
 
   json::object describe() const override {
@@ -459,6 +481,16 @@ private:
       throw PlatformLost(lost_message(what));
     if (is_cancellation(failure))
       std::rethrow_exception(failure);
+    if (is_timeout(failure) && m_process && m_process->running()) {
+      if (auto hung = co_await check_vm_alive(); !hung.empty()) {
+        // A hung QEMU (stopped, wedged) would cost every remaining call its timeout: the
+        // platform is lost; SIGKILL works on a stopped process too.
+        auto pid = m_process->pid();
+        auto problems = co_await m_process->terminate(std::chrono::milliseconds(0));
+        throw PlatformLost(fmt::format("{}: {}; {}; QEMU (pid {}) was killed{}", what, what_of(failure), hung, pid,
+                                       problems.empty() ? "" : " (" + problems + ")"));
+      }
+    }
     try {
       std::rethrow_exception(failure);
     } catch (const AgentTimeout& e) {
@@ -470,6 +502,30 @@ private:
     } catch (const std::exception& e) {
       throw Error(what + ": " + e.what());
     }
+  }
+
+  // After a timeout: does QEMU still answer QMP, with the guest running (or paused by
+  // freeze())? Returns why not, or "" when it is alive.
+  awaitable<std::string> check_vm_alive() {
+    if (!m_qmp || !m_qmp->is_open())
+      co_return "QMP is closed";
+    std::exception_ptr failure;
+    try {
+      std::string cmd = "query-status";
+      json::object none;
+      auto status = co_await m_qmp->execute(cmd, none, k_liveness_timeout);
+      auto* st = status.is_object() ? status.as_object().if_contains("status") : nullptr;
+      std::string state = st && st->is_string() ? std::string(st->as_string()) : json::serialize(status);
+      if (state == "running" || (state == "paused" && m_frozen))
+        co_return "";
+      co_return "QMP query-status says the VM is " + state;
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (is_cancellation(failure))
+      std::rethrow_exception(failure);
+    co_return fmt::format("QMP query-status did not answer within {} s either ({})",
+                          std::chrono::duration<double>(k_liveness_timeout).count(), what_of(failure));
   }
 
   awaitable<void> qmp_command(std::string command) {

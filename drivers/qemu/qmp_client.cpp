@@ -208,7 +208,7 @@ awaitable<json::value> QmpClient::execute(std::string command, json::object argu
     throw QmpCommandError("QMP " + command + ": " + describe_qmp_error(*p->qmp_error), cls);
   }
   if (!p->result)
-    throw Error(fmt::format("QMP {}: no reply within {} s on {}", command, timeout.count() / 1000.0, s->path));
+    throw QmpTimeout(fmt::format("QMP {}: no reply within {} s on {}", command, timeout.count() / 1000.0, s->path));
   co_return std::move(*p->result);
 }
 

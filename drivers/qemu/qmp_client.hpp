@@ -34,6 +34,12 @@ struct QmpEvent {
   boost::json::value data;  // the event's "data" (null when it has none)
 };
 
+// No reply within the command's timeout (QEMU stopped or wedged, or just slow).
+class QmpTimeout : public Error {
+public:
+  using Error::Error;
+};
+
 class QmpClient {
 public:
   explicit QmpClient(asio::any_io_executor executor);

@@ -19,6 +19,18 @@ inline awaitable<void> sleep_for(std::chrono::steady_clock::duration d) {
   asio::steady_timer timer(co_await asio::this_coro::executor, d);
   co_await timer.async_wait(use_awaitable);
 }
+// Runs `op` and hands back its failure (nullptr on success) instead of throwing it: Asio's
+// `a || b` waits for one branch to *succeed*, and `a && b` cancels b when a fails, so
+// branches whose failures are handled one by one are wrapped in this.
+inline awaitable<std::exception_ptr> captured(awaitable<void> op) {
+  try {
+    co_await std::move(op);
+  } catch (...) {
+    co_return std::current_exception();
+  }
+  co_return nullptr;
+}
+
 // Runs a coroutine to completion on a fresh io_context (for synchronous callers: CLI
 // commands that are not a run, tests) and returns its value or rethrows its error.
 template <typename T>
