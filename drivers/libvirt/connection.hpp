@@ -10,9 +10,11 @@
 #include <libvirt/virterror.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace virtbench::libvirt {
 
@@ -61,6 +63,43 @@ Connection open_connection(const std::string& uri);
 
 // Throws Error("<what>: <libvirt's message>"), PlatformLost when is_gone().
 [[noreturn]] void throw_libvirt_error(const std::string& what);
+
+// --- Whether libvirtd can keep its QEMU capabilities (hosts without udev) ---
+// libvirt 9.0 probes QEMU's capabilities as qemu.conf's user but with CAP_DAC_OVERRIDE
+// (qemuProcessQMPLaunch), so the probe opens /dev/kvm whatever its mode and records KVM.
+// Every later lookup checks the cached entry against access("/dev/kvm", R_OK|W_OK) as that user
+// and group, without capabilities (virQEMUCapsIsValid -> virQEMUCapsKVMUsable ->
+// virFileAccessibleAs). When the two disagree (the kernel's root:root 0600 /dev/kvm when no
+// udev rule ran), every lookup (each virDomainCreateXML, virConnectGetDomainCapabilities, ...)
+// throws the capabilities away and probes QEMU again, ~4 s each.
+struct KvmDeviceFacts {
+  bool exists = false;              // /dev/kvm is a character device
+  unsigned owner_uid = 0, owner_gid = 0;
+  unsigned mode = 0;                // permission bits (st_mode & 07777)
+  std::string qemu_user = "libvirt-qemu", qemu_group = "libvirt-qemu"; // qemu.conf's, for messages
+  std::optional<unsigned> qemu_uid; // nullopt: that user does not exist here
+  std::vector<unsigned> qemu_gids;  // qemu.conf's group, the user's primary and supplementary groups
+  bool kvm_offered = false;         // libvirt offers domain type kvm: its probe found KVM
+};
+
+// What access(2) says for uid with gids on a file of owner_uid:owner_gid with mode (root: yes;
+// the owner: the owner bits only; a group member: the group bits; else the other bits). ACLs
+// are not considered.
+bool can_read_write(unsigned uid, const std::vector<unsigned>& gids, unsigned owner_uid, unsigned owner_gid,
+                    unsigned mode);
+
+// qemu.conf's `user = "..."` and `group = "..."` (the last uncommented one of each), Debian's
+// build defaults ("libvirt-qemu") when absent.
+std::pair<std::string, std::string> qemu_conf_user_group(std::string_view qemu_conf);
+
+// Why libvirtd probes QEMU again on every capabilities lookup, or "" when it keeps its cache.
+std::string capabilities_cache_problem(const KvmDeviceFacts& facts);
+// The fix for the usual case (/dev/kvm not open to the qemu.conf user), for doctor's fix line.
+std::string capabilities_cache_fix(const KvmDeviceFacts& facts);
+
+// The facts of this host: stat("/dev/kvm"), /etc/libvirt/qemu.conf, the passwd and group
+// databases; kvm_offered as given. Never throws.
+KvmDeviceFacts local_kvm_device_facts(bool kvm_offered);
 
 // Runs fn() (a blocking libvirt call) on `pool` and resumes with its result (or exception)
 // on the caller's executor. Not cancellable once started: fn must be bounded by a timeout.

@@ -1,4 +1,5 @@
-// `virtbench doctor`'s libvirt row: does libvirtd answer, which hypervisor, which accelerator.
+// `virtbench doctor`'s libvirt row: does libvirtd answer, which hypervisor, which accelerator,
+// and (local libvirtd) whether it can keep its QEMU capabilities or probes QEMU on every lookup.
 #include "drivers/libvirt/connection.hpp"
 #include "drivers/libvirt/domain_xml.hpp"
 #include "drivers/libvirt/libvirt.hpp"
@@ -39,6 +40,14 @@ Check doctor_check(const std::string& uri) {
     r.detail = fmt::format("{} answers on {} (libvirt {}.{}.{}, {} {}.{}.{}); domain type {} ({})", uri, host,
                            lib / 1000000, lib / 1000 % 1000, lib % 1000, type ? type : "?", hv / 1000000,
                            hv / 1000 % 1000, hv % 1000, decision.domain_type, decision.reason);
+    if (is_local_uri(uri)) {
+      auto facts = local_kvm_device_facts(kvm_offered);
+      if (auto problem = capabilities_cache_problem(facts); !problem.empty()) {
+        r.status = "warn";
+        r.detail += "; but " + problem;
+        r.fix = capabilities_cache_fix(facts);
+      }
+    }
   } catch (const std::exception& e) {
     r.status = "warn";
     r.detail = e.what();

@@ -220,3 +220,67 @@ TEST_CASE("a connection to a libvirtd that does not answer names the URI, libvir
     CHECK(what.find("libvirtd -d") != std::string::npos);
   }
 }
+
+TEST_CASE("access(2) for the qemu.conf user, from the owner, group and mode bits") {
+  std::vector<unsigned> qemu_groups{64055, 108}; // libvirt-qemu, kvm
+  CHECK_FALSE(can_read_write(64055, qemu_groups, 0, 0, 0600)); // the kernel's /dev/kvm without udev
+  CHECK(can_read_write(64055, qemu_groups, 0, 108, 0660));      // Debian's udev rule: root:kvm 0660
+  CHECK_FALSE(can_read_write(64055, qemu_groups, 0, 108, 0640));
+  CHECK(can_read_write(64055, qemu_groups, 0, 0, 0666));
+  CHECK(can_read_write(0, {0}, 0, 0, 0600));                    // qemu.conf user = "root"
+  CHECK(can_read_write(64055, qemu_groups, 64055, 0, 0600));
+  CHECK_FALSE(can_read_write(64055, qemu_groups, 64055, 108, 0066)); // the owner gets the owner bits only
+}
+
+TEST_CASE("qemu.conf's user and group, Debian's defaults when commented out") {
+  // Debian 12's shipped qemu.conf has only the commented defaults.
+  CHECK(qemu_conf_user_group("#user = \"libvirt-qemu\"\n#group = \"libvirt-qemu\"\n") ==
+        std::pair<std::string, std::string>("libvirt-qemu", "libvirt-qemu"));
+  CHECK(qemu_conf_user_group("user = \"root\"\n  group=\"+0\"  # comment\nuser_xattr = \"x\"\ngroups = \"y\"\n") ==
+        std::pair<std::string, std::string>("root", "+0"));
+  CHECK(qemu_conf_user_group("user = \"a\"\nuser = \"b\"").first == "b");
+}
+
+TEST_CASE("libvirtd re-probes QEMU on every lookup when its probe and its /dev/kvm check disagree") {
+  // This host as found: PVM KVM (the probe enables it), /dev/kvm root:root 0600, libvirt 9.0's
+  // default user libvirt-qemu (qemu.conf group libvirt-qemu, primary group kvm).
+  KvmDeviceFacts f;
+  f.exists = true;
+  f.owner_uid = 0;
+  f.owner_gid = 0;
+  f.mode = 0600;
+  f.qemu_uid = 64055;
+  f.qemu_gids = {64055, 108};
+  f.kvm_offered = true;
+  auto problem = capabilities_cache_problem(f);
+  CHECK(problem.find("probes QEMU again on every capabilities lookup") != std::string::npos);
+  CHECK(problem.find("not read/writable by qemu.conf's user libvirt-qemu:libvirt-qemu") != std::string::npos);
+  CHECK(problem.find("CAP_DAC_OVERRIDE") != std::string::npos);
+  CHECK(capabilities_cache_fix(f).starts_with("chgrp kvm /dev/kvm && chmod 0660 /dev/kvm"));
+  // After the fix (what Debian's udev does): no problem.
+  f.owner_gid = 108;
+  f.mode = 0660;
+  CHECK(capabilities_cache_problem(f).empty());
+  // The qemu.conf user is root: its check passes whatever the mode.
+  f.owner_gid = 0;
+  f.mode = 0600;
+  f.qemu_uid = 0;
+  f.qemu_user = f.qemu_group = "root";
+  CHECK(capabilities_cache_problem(f).empty());
+  // An unknown user cannot use it.
+  f.qemu_uid.reset();
+  CHECK_FALSE(capabilities_cache_problem(f).empty());
+  // The other way round: open to the user, but QEMU's probe did not enable KVM.
+  f.qemu_uid = 64055;
+  f.qemu_user = f.qemu_group = "libvirt-qemu";
+  f.mode = 0666;
+  f.kvm_offered = false;
+  CHECK(capabilities_cache_problem(f).find("should be usable now") != std::string::npos);
+  CHECK(capabilities_cache_fix(f).find("chmod 0600 /dev/kvm") != std::string::npos);
+  // No /dev/kvm, or neither side sees KVM: the cache holds.
+  f.mode = 0600;
+  CHECK(capabilities_cache_problem(f).empty());
+  f.exists = false;
+  f.kvm_offered = true;
+  CHECK(capabilities_cache_problem(f).empty());
+}
