@@ -1,12 +1,15 @@
 """The libvirt platform end to end against the local libvirtd (tools/test.d/20-libvirtd starts
 it): the quick suite next to native, leftovers of a crashed run, Ctrl-C, a libvirtd that does
-not answer, and `image push` with the pool storage a remote host uses."""
+not answer, doctor on a /dev/kvm that makes libvirtd re-probe QEMU, and `image push` with the
+pool storage a remote host uses."""
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -30,6 +33,17 @@ def virtbench_domains():
 def pool_volumes():
     p = virsh("vol-list", "virtbench", check=False)
     return [line.split()[0] for line in p.stdout.splitlines()[2:] if line.strip()]
+
+
+def doctor_row():
+    p = vbtest.run("doctor", "--json")
+    return next(c for c in json.loads(p.stdout)["checks"] if c["name"] == "libvirt")
+
+
+def seconds(fn):
+    start = time.monotonic()
+    fn()
+    return time.monotonic() - start
 
 
 def console_tail(out):
@@ -149,11 +163,37 @@ class LibvirtPlatform(unittest.TestCase):
         self.assertIn("libvirtd -d", p.stderr)
 
     def test_doctor_says_libvirtd_answers_and_which_domain_type_it_would_use(self):
-        p = vbtest.run("doctor", "--json")
-        row = next(c for c in json.loads(p.stdout)["checks"] if c["name"] == "libvirt")
+        row = doctor_row()
+        # ok also says libvirtd keeps its QEMU capabilities: tools/test.d/20-libvirtd gave /dev/kvm
+        # the group and mode udev would have.
         self.assertEqual(row["status"], "ok", row)
         self.assertIn("qemu:///system answers on " + os.uname().nodename, row["detail"])
         self.assertIn("domain type qemu (auto: KVM not usable: libvirt offers kvm, but", row["detail"])
+
+    def test_doctor_names_a_dev_kvm_that_makes_libvirtd_reprobe_and_libvirtd_recovers_without_restart(self):
+        # This host's /dev/kvm (PVM KVM) as the kernel makes it when no udev rule runs: root:root 0600.
+        # libvirtd's probe (CAP_DAC_OVERRIDE) finds KVM, its check as libvirt-qemu does not.
+        self.assertTrue(os.path.exists("/dev/kvm"), "this test needs the build machines' /dev/kvm (PVM KVM)")
+        st = os.stat("/dev/kvm")
+        try:
+            os.chown("/dev/kvm", 0, 0)
+            os.chmod("/dev/kvm", 0o600)
+            row = doctor_row()
+            self.assertEqual(row["status"], "warn", row)
+            self.assertIn("libvirtd probes QEMU again on every capabilities lookup", row["detail"])
+            self.assertIn("/dev/kvm (root:root 0600) is not read/writable by qemu.conf's user libvirt-qemu",
+                          row["detail"])
+            self.assertTrue(row["fix"].startswith("chgrp kvm /dev/kvm && chmod 0660 /dev/kvm"), row)
+            self.assertGreater(seconds(lambda: virsh("domcapabilities", "--virttype", "kvm")), 2,
+                               "a capabilities lookup did not probe QEMU: the condition was not reproduced")
+        finally:
+            os.chown("/dev/kvm", st.st_uid, st.st_gid)
+            os.chmod("/dev/kvm", stat.S_IMODE(st.st_mode))
+        self.assertEqual(doctor_row()["status"], "ok")
+        # libvirtd sees /dev/kvm's new ctime and keeps its capabilities again, without a restart.
+        for _ in range(2):
+            self.assertLess(seconds(lambda: virsh("domcapabilities", "--virttype", "kvm")), 2,
+                            "libvirtd still probes QEMU on every capabilities lookup")
 
     def test_image_push_then_a_run_from_the_pool_as_on_a_remote_host(self):
         before = set(pool_volumes())
