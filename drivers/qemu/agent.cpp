@@ -151,15 +151,26 @@ awaitable<void> UnixAgentTransport::sync_locked(Deadline deadline) {
   }
 }
 
+awaitable<AsyncMutex::Guard> UnixAgentTransport::lock_until(Deadline deadline, const std::string& what) {
+  // The deadline counts from the call, not from its turn: behind a call that gets no
+  // answer (a hung guest) the next one must not wait a whole timeout more.
+  auto guard = co_await m_mutex.lock_until(deadline);
+  if (!guard)
+    throw AgentTimeout(lost(what, "no turn on the channel within the timeout (an earlier call is still waiting "
+                                  "for its answer)"));
+  co_return std::move(*guard);
+}
+
 awaitable<void> UnixAgentTransport::sync(std::chrono::milliseconds timeout) {
-  auto guard = co_await m_mutex.lock();
-  co_await sync_locked(Clock::now() + timeout);
+  auto deadline = Clock::now() + timeout;
+  auto guard = co_await lock_until(deadline, "guest-sync-delimited");
+  co_await sync_locked(deadline);
 }
 
 awaitable<json::value> UnixAgentTransport::call(json::object command, std::chrono::milliseconds timeout) {
   auto what = command_name(command);
-  auto guard = co_await m_mutex.lock();
   auto deadline = Clock::now() + timeout;
+  auto guard = co_await lock_until(deadline, what);
   co_await ensure_connected(deadline, what);
   if (m_needs_sync)
     co_await sync_locked(deadline);
@@ -186,8 +197,8 @@ awaitable<json::value> UnixAgentTransport::call(json::object command, std::chron
 
 awaitable<void> UnixAgentTransport::send(json::object command, std::chrono::milliseconds timeout) {
   auto what = command_name(command);
-  auto guard = co_await m_mutex.lock();
   auto deadline = Clock::now() + timeout;
+  auto guard = co_await lock_until(deadline, what);
   co_await ensure_connected(deadline, what);
   if (m_needs_sync)
     co_await sync_locked(deadline);

@@ -69,6 +69,7 @@ private:
   awaitable<void> write_all(std::string bytes, Deadline deadline, const std::string& what);
   awaitable<AgentMessage> next_message(Deadline deadline, const std::string& what);
   awaitable<void> sync_locked(Deadline deadline);
+  awaitable<AsyncMutex::Guard> lock_until(Deadline deadline, const std::string& what);
   std::string lost(const std::string& what, const std::string& cause) const;
 
   asio::any_io_executor m_executor;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 
 namespace virtbench::qemu {
 
@@ -43,6 +44,25 @@ public:
     if (!waiter->granted) {
       std::erase(m_waiters, waiter);
       throw boost::system::system_error(asio::error::operation_aborted);
+    }
+    co_return Guard(this);
+  }
+
+  // The same, giving up at `deadline`: nullopt when the mutex was still held then.
+  awaitable<std::optional<Guard>> lock_until(std::chrono::steady_clock::time_point deadline) {
+    if (!m_locked) {
+      m_locked = true;
+      co_return Guard(this);
+    }
+    auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+    waiter->timer.expires_at(deadline);
+    m_waiters.push_back(waiter);
+    auto [ec] = co_await waiter->timer.async_wait(asio::as_tuple(use_awaitable));
+    if (!waiter->granted) {
+      std::erase(m_waiters, waiter);
+      if (ec == asio::error::operation_aborted)
+        throw boost::system::system_error(asio::error::operation_aborted);
+      co_return std::nullopt;
     }
     co_return Guard(this);
   }

@@ -195,6 +195,36 @@ class QemuRun(unittest.TestCase):
         self.assertGreaterEqual(len(kept), 1)
         self.assert_nothing_left(stderr)
 
+    def test_a_hung_guest_is_lost_and_killed_within_40_s(self):
+        """QEMU sent SIGSTOP in the middle of a workload (grouped order: qemu's steps follow
+        one another, so the stop lands in an agent call, the slowest path: the call's 30 s
+        timeout, then QMP query-status gets 2 s): the platform is lost, QEMU killed, the
+        run ends with exit 1 and leaves nothing behind."""
+        self.start("--platform", "native,qemu", "--iterations", "2", "--time", "2", "--order", "grouped")
+        self.wait_for_qemu_runs(1, 240)
+        children = qemu_pids_under(self.runtime)
+        self.assertEqual(len(children), 1, children)
+        os.kill(children[0], signal.SIGSTOP)
+        t0 = time.monotonic()
+        vbtest.wait_for(lambda: not qemu_pids_under(self.runtime), 60, "the stopped QEMU to be killed")
+        killed_after = time.monotonic() - t0
+        code, stderr = self.finish(240)
+        print(f"\nSIGSTOP of QEMU to its kill: {killed_after:.1f} s; to exit: {time.monotonic() - t0:.1f} s",
+              file=sys.stderr)
+        self.assertLessEqual(killed_after, 40, self.diagnostics(stderr))
+        self.assertEqual(code, 1, self.diagnostics(stderr))
+        r = vbtest.load(self.out)
+        qemu = next(x for x in r["platforms"] if x["name"] == "qemu")
+        self.assertIn("did not answer within 2 s either", qemu["error"], qemu)
+        self.assertIn("was killed", qemu["error"])
+        # Native measured every iteration; qemu's remaining steps were skipped, not failed one by one.
+        self.assertIn("no answer within the timeout", qemu["error"])
+        native = [x for x in r["runs"] if x["platform"] == "native" and "error" not in x]
+        planned = sum(e["iterations"] + e["warmup"] for e in r["suite"]["experiments"])
+        self.assertEqual(len(native), planned)
+        self.assertLessEqual(len([x for x in r["runs"] if x["platform"] == "qemu" and "error" in x]), 1)
+        self.assert_nothing_left(stderr)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -395,6 +395,41 @@ TEST_CASE("agent: concurrent callers queue; requests never interleave on the soc
   });
 }
 
+TEST_CASE("agent: behind a call that gets no answer (a hung guest), the next call fails at its own deadline") {
+  FakeAgent fake;
+  with_fake_agent(fake, [&](UnixAgentTransport& t, GuestAgent&, test::FakeUnixServer&) -> awaitable<void> {
+    co_await t.sync(2s);
+    fake.ignore_next = 1000; // the guest stops answering
+    auto t0 = Clock::now();
+    std::string first, second;
+    auto hung = [&]() -> awaitable<void> {
+      try {
+        co_await t.call(command("guest-ping"), 600ms);
+      } catch (const AgentTimeout& e) {
+        first = e.what();
+      }
+    };
+    auto queued = [&]() -> awaitable<void> {
+      try {
+        co_await t.call(command("guest-info"), 300ms);
+      } catch (const AgentTimeout& e) {
+        second = e.what();
+      }
+    };
+    auto second_done = t0;
+    auto queued_timed = [&]() -> awaitable<void> {
+      co_await queued();
+      second_done = Clock::now();
+    };
+    co_await (hung() && queued_timed());
+    CHECK(first.find("no answer within the timeout") != std::string::npos);
+    // Its turn never came: it gives up 300 ms after it was made, not 300 ms after the first.
+    CHECK(second.find("no turn on the channel") != std::string::npos);
+    CHECK(second_done - t0 < 550ms);
+    CHECK(Clock::now() - t0 < 2s);
+  });
+}
+
 TEST_CASE("agent: a garbled line and an answer split across writes do not confuse the client") {
   FakeAgent fake;
   TempDir dir(std::filesystem::temp_directory_path(), "vbtest-qga-");
