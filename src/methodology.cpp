@@ -51,7 +51,8 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
     items.push_back("**Order**: one platform, so there was nothing to interleave; iterations ran experiment by "
                     "experiment.");
   else if (order == "interleaved")
-    items.push_back(fmt::format("**Order**: interleaved. Every platform was started first; then, experiment by experiment and "
+    items.push_back(fmt::format("**Order**: interleaved. Every platform was started first (all at once, then each one's "
+                      "channel measured alone); then, experiment by experiment and "
                       "round by round, each platform ran one iteration in a shuffled order (seed {}, {} distinct "
                       "orders over {} rounds) while the others were frozen (QMP `stop`, Engine API `pause`, `virDomainSuspend`), so drift "
                       "over time spreads evenly over the platforms.",
