@@ -24,7 +24,15 @@ class NativeRun(unittest.TestCase):
                        "--out", out, "--scratch-dir", scratch, check=0)
         self.assertEqual(p.stdout.strip(), os.path.join(out, "report.md"))
         self.assertIn("iteration 2/2", p.stderr)
+        # Every progress line carries the elapsed time and an estimate of what is left.
+        progress = [line for line in p.stderr.splitlines() if line.startswith("[")]
+        self.assertEqual(len(progress), 9, p.stderr)
+        for line in progress:
+            self.assertRegex(line, r" \u2014 \d+(m\d\ds)?s? elapsed, ~\d+(s|m\d\ds) left$")
+        self.assertTrue(progress[-1].endswith("~0s left"), progress[-1])
         r = vbtest.load(out)
+        # Millisecond start times: the harness's own time between steps can be read off.
+        self.assertRegex(r["runs"][0]["started_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
         self.assertEqual(r["schema"], "virtbench/results/v1")
         for key in ("kernel", "cpu_model", "cpus", "memory_bytes", "hostname"):
             self.assertIn(key, r["host"])
@@ -62,6 +70,31 @@ class NativeRun(unittest.TestCase):
         self.assertIn("| mean | std dev |", report)
         # The scratch directory is gone, and nothing was left in it.
         self.assertEqual(os.listdir(scratch), [])
+
+    def test_preflight_refuses_impossible_plans_before_anything_starts(self):
+        out = os.path.join(self.tmp, "out")
+        scratch = os.path.join(self.tmp, "scratch")
+        suite = os.path.join(self.tmp, "huge.toml")
+        with open(suite, "w") as f:
+            f.write('name = "huge"\n[[experiment]]\nname = "big"\nworkload = "fileio"\n'
+                    'file-total-size = "100T"\nfile-test-mode = "rndrw"\n')
+        p = vbtest.run("run", "--suite", suite, "--platform", "native", "--out", out, "--scratch-dir", scratch,
+                       check=2)
+        st = os.statvfs(self.tmp)
+        self.assertIn("preflight: the fileio data set of experiment big (100.0 TiB) does not fit", p.stderr)
+        self.assertIn(f"native in {scratch}", p.stderr)
+        self.assertIn(f"needs {100 << 40} bytes", p.stderr)
+        free = int(p.stderr.split(" bytes (")[1].split("), ")[1].split(" bytes")[0])
+        self.assertLess(abs(free - st.f_bavail * st.f_frsize), 1 << 30, p.stderr)  # the filesystem's free space
+        self.assertFalse(os.path.exists(out), "nothing is written before the preflight passes")
+        self.assertNotIn("starting native", p.stderr)
+
+        # A plan longer than a day needs --yes (checked, not run: 2000 x 4 steps of 100 s).
+        p = vbtest.run("run", "--suite", "quick", "--platform", "native", "--iterations", "2000", "--time", "100",
+                       "--out", out, check=2)
+        self.assertIn("preflight: the plan is estimated to take", p.stderr)
+        self.assertIn("pass --yes to run it anyway", p.stderr)
+        self.assertFalse(os.path.exists(out))
 
     def test_report_regenerates_from_results_json_alone(self):
         out = os.path.join(self.tmp, "out")
