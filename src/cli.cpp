@@ -39,6 +39,7 @@ struct RunArgs {
   int memory_mib = 2048;
   std::string cache_mode = "none";
   std::string scratch_format = "raw";
+  std::string machine = "q35";
   std::vector<std::string> qemu_args;
   std::string docker_host;
   std::string docker_image;
@@ -133,6 +134,7 @@ int run_command(const RunArgs& a, const GlobalOptions& g) {
   po.scratch_bytes = largest_fileio_bytes(config.suite);
   po.cache_mode = a.cache_mode;
   po.scratch_format = a.scratch_format;
+  po.machine = a.machine;
   po.qemu_extra_args = a.qemu_args;
   po.docker_host = a.docker_host;
   po.docker_image = a.docker_image;
@@ -199,6 +201,9 @@ std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::IsMember({"none", "writeback", "writethrough", "directsync", "unsafe"}))->capture_default_str();
   run->add_option("--scratch-format", run_args.scratch_format, "qemu: format of the fileio scratch disk")
       ->check(CLI::IsMember({"raw", "qcow2"}))->capture_default_str();
+  run->add_option("--machine", run_args.machine,
+                  "qemu: machine type; microvm (virtio-mmio, no PCI) boots faster, q35 is what production VMs use")
+      ->check(CLI::IsMember({"q35", "microvm"}))->capture_default_str();
   run->add_option("--qemu-arg", run_args.qemu_args, "qemu: extra argument appended to QEMU's argv (repeat for several)");
   run->add_option("--docker-host", run_args.docker_host,
                   "docker: engine socket (default: $DOCKER_HOST, then /var/run/docker.sock; when none answers and you are "

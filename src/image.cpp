@@ -5,6 +5,9 @@
 
 #include <boost/json.hpp>
 
+#include <charconv>
+#include <cmath>
+
 namespace virtbench {
 
 namespace fs = std::filesystem;
@@ -27,6 +30,8 @@ GuestImage load_guest_image_dir(const fs::path& dir) {
   image.vmlinuz = image.dir / "vmlinuz";
   image.initrd = image.dir / "initrd.img";
   image.rootfs_tar = image.dir / "rootfs.tar";
+  if (fs::exists(image.dir / "vmlinux"))
+    image.vmlinux = image.dir / "vmlinux";
   for (auto& f : {image.dir / "manifest.json", image.base_qcow2, image.vmlinuz, image.initrd, image.rootfs_tar})
     if (!fs::exists(f))
       throw Error("guest image: " + f.string() + " is missing");
@@ -44,7 +49,65 @@ GuestImage load_guest_image_dir(const fs::path& dir) {
   image.sysbench_sha256 = str("sysbench_sha256");
   image.sysbench_version = str("sysbench_version");
   image.kernel_version = str("kernel_version");
+  if (auto* hz = image.manifest.if_contains("kernel_hz"); hz && hz->is_int64())
+    image.kernel_hz = static_cast<int>(hz->as_int64());
   return image;
+}
+
+std::optional<std::uint64_t> host_tsc_khz(std::string_view cpuinfo) {
+  std::optional<double> bogomips;
+  bool tsc = false, constant_tsc = false;
+  while (!cpuinfo.empty() && !(bogomips && tsc)) {
+    auto nl = cpuinfo.find('\n');
+    auto line = cpuinfo.substr(0, nl);
+    cpuinfo.remove_prefix(nl == std::string_view::npos ? cpuinfo.size() : nl + 1);
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos)
+      continue;
+    auto key = line.substr(0, colon);
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t'))
+      key.remove_suffix(1);
+    auto value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ')
+      value.remove_prefix(1);
+    if (key == "flags" && !tsc) {
+      std::string padded = " " + std::string(value) + " ";
+      tsc = padded.find(" tsc ") != std::string::npos;
+      constant_tsc = padded.find(" constant_tsc ") != std::string::npos;
+    } else if (key == "bogomips" && !bogomips) {
+      double v = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (ec == std::errc() && v > 0)
+        bogomips = v;
+    }
+  }
+  if (!bogomips || !tsc || !constant_tsc)
+    return std::nullopt;
+  return static_cast<std::uint64_t>(std::llround(*bogomips * 500));
+}
+
+std::string guest_kernel_tuning(std::optional<std::uint64_t> tsc_khz, int guest_hz) {
+  // cryptomgr.notests: the cloud kernel self-tests its crypto at boot (1-2 s under TCG).
+  // 8250.nr_uarts=1: the console is the only serial port. random.trust_cpu=on: RDRAND
+  // seeds the RNG at once (QEMU's -cpu max has it), so nothing waits for entropy.
+  std::string out = "cryptomgr.notests 8250.nr_uarts=1 random.trust_cpu=on";
+  if (tsc_khz && *tsc_khz > 0) {
+    out += " tsc_early_khz=" + std::to_string(*tsc_khz);
+    if (guest_hz > 0)
+      out += " lpj=" + std::to_string(*tsc_khz * 1000 / static_cast<std::uint64_t>(guest_hz));
+  }
+  return out;
+}
+
+std::string guest_kernel_cmdline(const GuestImage& image, bool this_host) {
+  std::optional<std::uint64_t> tsc_khz;
+  if (this_host) {
+    try {
+      tsc_khz = host_tsc_khz(read_file("/proc/cpuinfo"));
+    } catch (const std::exception&) {
+    }
+  }
+  return std::string(k_guest_kernel_cmdline) + " " + guest_kernel_tuning(tsc_khz, image.kernel_hz);
 }
 
 } // namespace virtbench

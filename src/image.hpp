@@ -5,12 +5,16 @@
 
 #include <boost/json/object.hpp>
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace virtbench {
 
-// The kernel command line the guest must be booted with (direct kernel boot).
+// The kernel command line the guest must be booted with (direct kernel boot); the qemu
+// and libvirt platforms add guest_kernel_tuning() to it (guest_kernel_cmdline()).
 inline constexpr const char* k_guest_kernel_cmdline =
     "console=ttyS0 root=/dev/vda rw init=/sbin/virtbench-init quiet panic=-1";
 // The virtio-serial port name the guest's init starts qemu-ga on.
@@ -20,6 +24,7 @@ struct GuestImage {
   std::filesystem::path dir;        // DATA_DIR/image
   std::filesystem::path base_qcow2; // root disk; use through a qcow2 overlay, never write it
   std::filesystem::path vmlinuz;
+  std::filesystem::path vmlinux;    // the same kernel as an ELF with a PVH entry point; empty when absent
   std::filesystem::path initrd;
   std::filesystem::path rootfs_tar; // for the container image (POST /images/create?fromSrc=-)
   boost::json::object manifest;     // manifest.json: recipe_hash, packages, sysbench_sha256, files ...
@@ -27,7 +32,24 @@ struct GuestImage {
   std::string sysbench_sha256;
   std::string sysbench_version;
   std::string kernel_version;
+  int kernel_hz = 0; // the guest kernel's CONFIG_HZ (manifest kernel_hz), 0 when not recorded
 };
+
+// The host's TSC frequency in kHz, from /proc/cpuinfo's "bogomips" (x86 kernels derive
+// loops_per_jiffy, and so bogomips, from the TSC: bogomips = tsc_khz / 500). nullopt when
+// the text has no bogomips, or the "tsc" or "constant_tsc" flag is missing.
+std::optional<std::uint64_t> host_tsc_khz(std::string_view cpuinfo);
+
+// Boot options that spare the guest kernel work it does slowly under TCG: no TSC and delay
+// loop calibration (tsc_early_khz=, lpj=; only with a host TSC frequency, and lpj= only
+// with the guest's HZ), no crypto self-tests, one serial port probed, the CPU's RNG trusted.
+// The guest's TSC runs at the host's under TCG and (by default) under KVM.
+std::string guest_kernel_tuning(std::optional<std::uint64_t> tsc_khz, int guest_hz);
+
+// k_guest_kernel_cmdline and guest_kernel_tuning() for this image on this host (reads
+// /proc/cpuinfo); what the qemu and libvirt platforms boot. For a remote libvirt host,
+// this_host = false leaves out what depends on the host.
+std::string guest_kernel_cmdline(const GuestImage& image, bool this_host = true);
 
 // Where the image lives under a data directory.
 std::filesystem::path guest_image_dir(const std::filesystem::path& data_dir);

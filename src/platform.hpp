@@ -59,6 +59,7 @@ struct PlatformOptions {
   std::uint64_t scratch_bytes = 0;    // fileio needs at least this much scratch space
   std::string cache_mode;            // qemu: none | writeback | writethrough | unsafe | directsync
   std::string scratch_format = "raw"; // qemu scratch disk: raw | qcow2
+  std::string machine = "q35";       // qemu/libvirt machine type: q35 | microvm
   std::vector<std::string> qemu_extra_args;
   std::string docker_host;           // unix socket path; empty: DOCKER_HOST, then /var/run/docker.sock
   std::string docker_image;          // image tag; empty: virtbench/guest:<recipe hash>

@@ -75,6 +75,10 @@ public:
   std::string name() const override { return "libvirt"; }
 
   awaitable<void> start() override {
+    if (m_options.machine != "q35")
+      throw UsageError("--machine " + m_options.machine + ": the libvirt platform runs q35 only (its domain XML puts "
+                       "the virtio devices on PCI); use --platform qemu --machine " + m_options.machine +
+                       ", or --machine q35 with libvirt");
     auto uri = m_options.libvirt_uri.empty() ? std::string("qemu:///system") : m_options.libvirt_uri;
     m_uri = uri;
     m_local = is_local_uri(uri);
@@ -106,11 +110,11 @@ public:
     DomainSpec spec;
     spec.name = m_name;
     spec.domain_type = m_type.domain_type;
-    spec.machine = "q35";
+    spec.machine = m_options.machine;
     spec.cpu_mode = m_type.domain_type == "kvm" ? "host-passthrough" : "maximum";
     spec.vcpus = m_options.vcpus;
     spec.memory_bytes = m_options.memory_bytes;
-    spec.kernel_cmdline = k_guest_kernel_cmdline;
+    spec.kernel_cmdline = guest_kernel_cmdline(m_image, m_local); // the host's TSC only for a local libvirtd
     spec.scratch_format = m_options.scratch_format;
     spec.cache_mode = m_cache_mode;
     spec.io = m_io;

@@ -2,6 +2,7 @@
 
 #include "drivers/qemu/accel.hpp"
 #include "drivers/qemu/agent.hpp"
+#include "drivers/qemu/boot_timeline.hpp"
 #include "drivers/qemu/disks.hpp"
 #include "drivers/qemu/guest_ops.hpp"
 #include "drivers/qemu/qemu_command.hpp"
@@ -35,6 +36,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto k_qmp_timeout = std::chrono::seconds(10);
 constexpr std::size_t k_max_events_described = 200;
+constexpr const char* k_qboot = "/usr/share/qemu/qboot.rom";
 // How long QMP gets to answer query-status after an agent or QMP call timed out.
 constexpr auto k_liveness_timeout = std::chrono::seconds(2);
 
@@ -163,13 +165,18 @@ public:
 
     QemuCommand command;
     command.accel = m_accel.accel;
-    command.machine = "q35";
+    command.machine = m_options.machine;
+    // qboot (Debian's qemu-system-data) instead of SeaBIOS on q35: it only loads the kernel
+    // (microvm uses it by default).
+    if (command.machine == "q35" && fs::exists(k_qboot))
+      command.firmware = k_qboot;
     command.cpu_model = m_cpu_model;
     command.vcpus = m_options.vcpus;
     command.memory_bytes = m_options.memory_bytes;
-    command.kernel = m_image.vmlinuz;
+    // The uncompressed kernel boots through PVH, without the bzImage's decompression.
+    command.kernel = m_image.vmlinux.empty() ? m_image.vmlinuz : m_image.vmlinux;
     command.initrd = m_image.initrd;
-    command.kernel_cmdline = k_guest_kernel_cmdline;
+    command.kernel_cmdline = m_kernel_cmdline = guest_kernel_cmdline(m_image);
     command.root_disk = m_overlay;
     command.scratch_disk = m_scratch_disk;
     command.scratch_format = m_options.scratch_format;
@@ -251,6 +258,7 @@ public:
     }
     m_boot_to_ready_s = std::chrono::duration<double>(Clock::now() - m_started_at).count();
     log(fmt::format("qemu: guest agent answered {:.2f} s after QEMU started", m_boot_to_ready_s));
+    co_await record_boot_timeline();
 
     // The scratch disk, mounted where fileio's files go.
     try {
@@ -402,7 +410,7 @@ public:
                    {"accel", m_accel.accel},
                    {"accel_reason", m_accel.reason},
                    {"qemu_version", m_qemu_version},
-                   {"machine", "q35"},
+                   {"machine", m_options.machine},
                    {"cpu_model", m_cpu_model},
                    {"vcpus", m_options.vcpus},
                    {"memory_bytes", m_options.memory_bytes},
@@ -422,6 +430,10 @@ public:
       d["query_kvm"] = m_kvm;
     if (!m_argv.empty())
       d["qemu_command"] = format_argv(m_argv);
+    if (!m_kernel_cmdline.empty())
+      d["kernel_cmdline"] = m_kernel_cmdline;
+    if (!m_boot_timeline.empty())
+      d["boot_timeline"] = m_boot_timeline;
     if (m_qmp) {
       json::array events;
       auto& all = m_qmp->events();
@@ -528,6 +540,34 @@ private:
                           std::chrono::duration<double>(k_liveness_timeout).count(), what_of(failure));
   }
 
+  // The guest's boot steps from its console, placed on QEMU's clock by the guest's uptime
+  // read right after the agent's first answer. Best effort: a boot is not failed for it.
+  awaitable<void> record_boot_timeline() {
+    std::optional<double> kernel_started_s;
+    try {
+      auto before = Clock::now();
+      std::string path = "/proc/uptime";
+      auto uptime = parse_proc_uptime(co_await m_agent->read_file(path));
+      auto middle = before + (Clock::now() - before) / 2;
+      if (uptime)
+        kernel_started_s = std::chrono::duration<double>(middle - m_started_at).count() - *uptime;
+    } catch (...) {
+      auto failure = std::current_exception();
+      if (is_cancellation(failure))
+        throw;
+      log("qemu: could not read the guest's /proc/uptime for the boot timeline: " + what_of(failure));
+    }
+    std::vector<BootStep> steps;
+    try {
+      steps = parse_boot_timeline(virtbench::read_file(m_console_log));
+    } catch (const std::exception&) {
+    }
+    if (steps.empty())
+      log("qemu: no boot steps (\"virtbench-init: STEP (uptime N.NNs)\") on the console " + m_console_log.string() +
+          "; rebuild the image with `virtbench image build`");
+    m_boot_timeline = boot_timeline_json(steps, kernel_started_s, m_boot_to_ready_s);
+  }
+
   awaitable<void> qmp_command(std::string command) {
     std::exception_ptr failure;
     try {
@@ -555,6 +595,8 @@ private:
   std::optional<GuestAgent> m_agent; // uses m_transport
   Clock::time_point m_started_at;
   double m_boot_to_ready_s = 0;
+  std::string m_kernel_cmdline;
+  json::array m_boot_timeline; // describe()'s boot_timeline, set once the agent answered
   std::string m_qemu_version, m_qemu_package, m_guest_sysbench_version;
   json::value m_kvm;
   bool m_booted = false, m_frozen = false, m_stopped = false;

@@ -10,7 +10,8 @@ namespace virtbench::qemu {
 
 struct QemuCommand {
   std::string accel = "tcg";   // kvm | tcg
-  std::string machine = "q35";
+  std::string machine = "q35"; // q35 (virtio on PCI) | microvm (virtio-mmio, ACPI on)
+  std::filesystem::path firmware; // -bios; empty: QEMU's default (SeaBIOS on q35, qboot on microvm)
   std::string cpu_model = "max"; // "host" under KVM
   int vcpus = 2;
   std::uint64_t memory_bytes = 2ull << 30;
@@ -35,6 +36,10 @@ std::string aio_for_cache_mode(const std::string& cache_mode);
 // Commas in QEMU option values are doubled.
 std::string escape_qemu_option(const std::string& value);
 
+// The machine types build_qemu_argv knows.
+bool is_known_machine(const std::string& machine);
+
+// Throws UsageError for a machine type build_qemu_argv does not know.
 std::vector<std::string> build_qemu_argv(const QemuCommand& c);
 
 // The scratch disk's size for `data_bytes` of fileio files: room for ext4's metadata

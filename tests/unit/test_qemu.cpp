@@ -1,8 +1,12 @@
-// The qemu driver's pure parts: the accelerator decision, QEMU's command line, the scratch
-// disk size and the host CPU accounting of the QEMU process.
+// The qemu driver's pure parts: the accelerator decision, QEMU's command line on q35 and
+// microvm, the scratch disk size, the host CPU accounting of the QEMU process, the boot
+// timeline from the console, and the guest kernel's command line tuning (src/image.hpp).
 #include "drivers/qemu/accel.hpp"
+#include "drivers/qemu/boot_timeline.hpp"
 #include "drivers/qemu/qemu_command.hpp"
 #include "drivers/qemu/qemu_process.hpp"
+#include "image.hpp"
+#include "test_util.hpp"
 #include "util/error.hpp"
 
 #include <doctest/doctest.h>
@@ -147,4 +151,136 @@ TEST_CASE("QEMU's CPU time comes from /proc/PID/stat, whatever its thread names 
   CHECK(odd.first == doctest::Approx(1.5));
   CHECK(odd.second == doctest::Approx(0.5));
   CHECK_THROWS_AS(parse_proc_pid_stat_cpu("12 (short) R 1 2", 100), Error);
+}
+
+TEST_CASE("microvm: virtio on virtio-mmio (-device), ACPI on, QEMU's own qboot; q35 can take -bios") {
+  QemuCommand c;
+  c.kernel = "/img/vmlinux";
+  c.initrd = "/img/initrd.img";
+  c.root_disk = "/run/x/root.qcow2";
+  c.scratch_disk = "/run/x/scratch.raw";
+  c.console_log = "/out/console.log";
+  c.qmp_socket = "/run/x/qmp.sock";
+  c.agent_socket = "/run/x/qga.sock";
+  c.agent_port_name = "org.qemu.guest_agent.0";
+
+  auto q35 = build_qemu_argv(c);
+  CHECK(after(q35, "-machine") == "q35");
+  CHECK(after(q35, "-device", 0) == "virtio-blk-pci,drive=root");
+  CHECK(after(q35, "-device", 1) == "virtio-blk-pci,drive=scratch");
+  CHECK(after(q35, "-device", 2) == "virtio-serial-pci,id=vser0");
+  CHECK_FALSE(contains(q35, "-bios"));
+  c.firmware = "/usr/share/qemu/qboot.rom";
+  CHECK(after(build_qemu_argv(c), "-bios") == "/usr/share/qemu/qboot.rom");
+
+  c.machine = "microvm";
+  c.firmware.clear();
+  auto micro = build_qemu_argv(c);
+  CHECK(after(micro, "-machine") == "microvm,acpi=on");
+  // The root disk first: the guest sees it as vda, the scratch disk as vdb.
+  CHECK(after(micro, "-device", 0) == "virtio-blk-device,drive=root");
+  CHECK(after(micro, "-device", 1) == "virtio-blk-device,drive=scratch");
+  CHECK(after(micro, "-device", 2) == "virtio-serial-device,id=vser0");
+  CHECK(after(micro, "-device", 3) == "virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0");
+  CHECK(after(micro, "-serial") == "chardev:console");
+  CHECK(after(micro, "-kernel") == "/img/vmlinux");
+  CHECK_FALSE(contains(micro, "-bios"));
+  for (auto& arg : micro)
+    CHECK_MESSAGE(arg.find("-pci") == std::string::npos, arg);
+
+  c.machine = "pc";
+  CHECK_THROWS_AS(build_qemu_argv(c), UsageError);
+  CHECK(is_known_machine("q35"));
+  CHECK(is_known_machine("microvm"));
+  CHECK_FALSE(is_known_machine("pc"));
+}
+
+TEST_CASE("the boot timeline is read from a real console log: every init step with its uptime") {
+  // Recorded from a q35 boot under TCG (tests/data/console/README.md).
+  auto steps = parse_boot_timeline(test::data_file("console/6.1.0-50-cloud-amd64/q35.log"));
+  REQUIRE(steps.size() == 7);
+  CHECK(steps.front().step == "initramfs started");
+  CHECK(steps[1].step == "initramfs modules loaded");
+  CHECK(steps[2].step == "root mounted");
+  CHECK(steps[3].step == "init started");
+  CHECK(steps.back().step == "agent started");
+  for (std::size_t i = 1; i < steps.size(); ++i)
+    CHECK(steps[i].uptime_s >= steps[i - 1].uptime_s);
+  CHECK(steps.front().uptime_s > 0.5); // the kernel's own boot comes first
+  CHECK(steps.back().uptime_s < 30);
+
+  auto micro = parse_boot_timeline(test::data_file("console/6.1.0-50-cloud-amd64/microvm.log"));
+  REQUIRE(micro.size() == steps.size());
+  for (std::size_t i = 0; i < micro.size(); ++i)
+    CHECK(micro[i].step == steps[i].step);
+}
+
+TEST_CASE("boot timeline lines: other lines, \\r, odd numbers and a second boot are skipped") {
+  auto steps = parse_boot_timeline("[    0.000000] Linux version 6.1.0\r\n"
+                                   "virtbench-init: init started (uptime 2.50s)\r\n"
+                                   "virtbench-init: agent on /dev/vport1p1 (pid 115)\r\n"
+                                   "virtbench-init: no uptime (uptime ?s)\n"
+                                   "virtbench-init: bad (uptime 1.2.3s)\n"
+                                   "[    3.1] virtbench-init: agent started (uptime 3.25s)\n"
+                                   "virtbench-init: (uptime 4.00s)\n"
+                                   "virtbench-init: init started (uptime 1.10s)\n"
+                                   "virtbench-init: agent started (uptime 2.00s)");
+  REQUIRE(steps.size() == 2);
+  CHECK(steps[0].step == "init started");
+  CHECK(steps[0].uptime_s == doctest::Approx(2.5));
+  CHECK(steps[1].step == "agent started");
+  CHECK(steps[1].uptime_s == doctest::Approx(3.25));
+  CHECK(parse_boot_timeline("").empty());
+  CHECK(parse_boot_timeline("virtbench-init: truncated (uptime 1.2").empty());
+}
+
+TEST_CASE("/proc/uptime's first field") {
+  CHECK(parse_proc_uptime("12.34 5.67\n").value() == doctest::Approx(12.34));
+  CHECK(parse_proc_uptime("7.00\n").value() == doctest::Approx(7.0));
+  CHECK_FALSE(parse_proc_uptime("").has_value());
+  CHECK_FALSE(parse_proc_uptime("up 12 s").has_value());
+  CHECK_FALSE(parse_proc_uptime("-1.0 2.0").has_value());
+}
+
+TEST_CASE("the boot timeline in results.json: framed by the kernel's start and the agent's answer") {
+  std::vector<BootStep> steps{{"init started", 2.5}, {"agent started", 3.0}};
+  auto t = boot_timeline_json(steps, 0.75, 4.0);
+  REQUIRE(t.size() == 4);
+  CHECK(t[0].as_object().at("step") == "kernel started");
+  CHECK(t[0].as_object().at("uptime_s").to_number<double>() == 0.0);
+  CHECK(t[0].as_object().at("since_qemu_start_s").to_number<double>() == doctest::Approx(0.75));
+  CHECK(t[1].as_object().at("since_qemu_start_s").to_number<double>() == doctest::Approx(3.25));
+  CHECK(t[3].as_object().at("step") == "agent answered");
+  CHECK(t[3].as_object().at("uptime_s").to_number<double>() == doctest::Approx(3.25));
+  CHECK(t[3].as_object().at("since_qemu_start_s").to_number<double>() == doctest::Approx(4.0));
+
+  SUBCASE("without the guest's uptime the agent's answer has only QEMU's clock") {
+    auto u = boot_timeline_json(steps, std::nullopt, 4.0);
+    REQUIRE(u.size() == 4);
+    CHECK_FALSE(u[1].as_object().contains("since_qemu_start_s"));
+    CHECK_FALSE(u[3].as_object().contains("uptime_s"));
+    CHECK(u[3].as_object().at("since_qemu_start_s").to_number<double>() == doctest::Approx(4.0));
+  }
+}
+
+TEST_CASE("the guest kernel's tuning: the host's TSC from bogomips, lpj from the guest's HZ") {
+  const char* cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu MHz\t\t: 1996.249\n"
+                        "flags\t\t: fpu tsc msr constant_tsc nonstop_tsc rdrand\nbogomips\t: 3992.49\n"
+                        "processor\t: 1\nbogomips\t: 3992.00\n";
+  CHECK(host_tsc_khz(cpuinfo).value() == 1996245);
+  CHECK_FALSE(host_tsc_khz("processor\t: 0\nflags\t\t: fpu tsc msr\nbogomips\t: 3992.49\n").has_value());
+  CHECK_FALSE(host_tsc_khz("flags\t\t: fpu tsc constant_tsc\n").has_value());
+  CHECK_FALSE(host_tsc_khz("").has_value());
+
+  auto tuned = guest_kernel_tuning(1996245, 250);
+  CHECK(tuned.find("tsc_early_khz=1996245") != std::string::npos);
+  CHECK(tuned.find("lpj=7984980") != std::string::npos);
+  CHECK(tuned.find("cryptomgr.notests") != std::string::npos);
+  auto no_hz = guest_kernel_tuning(1996245, 0);
+  CHECK(no_hz.find("tsc_early_khz=1996245") != std::string::npos);
+  CHECK(no_hz.find("lpj=") == std::string::npos);
+  auto remote = guest_kernel_tuning(std::nullopt, 250);
+  CHECK(remote.find("tsc_early_khz") == std::string::npos);
+  CHECK(remote.find("lpj=") == std::string::npos);
+  CHECK(remote.find("8250.nr_uarts=1") != std::string::npos);
 }
