@@ -7,8 +7,11 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <filesystem>
 #include <sys/utsname.h>
+#include <vector>
 #include <unistd.h>
 
 namespace virtbench {
@@ -78,6 +81,31 @@ CacheDrop drop_host_caches() {
   ::close(fd);
   drop.cached_after_kib = parse_meminfo_kib(read_file("/proc/meminfo"), "Cached");
   return drop;
+}
+
+std::uint64_t resident_kib(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw Error("resident pages of " + path.string() + ": open: " + std::strerror(errno));
+  struct stat st{};
+  ::fstat(fd, &st);
+  std::uint64_t resident = 0;
+  if (st.st_size > 0) {
+    void* map = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+      int err = errno;
+      ::close(fd);
+      throw Error("resident pages of " + path.string() + ": mmap: " + std::strerror(err));
+    }
+    auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> vec((static_cast<std::size_t>(st.st_size) + page - 1) / page);
+    if (::mincore(map, static_cast<std::size_t>(st.st_size), vec.data()) == 0)
+      for (auto v : vec)
+        resident += (v & 1) ? page : 0;
+    ::munmap(map, static_cast<std::size_t>(st.st_size));
+  }
+  ::close(fd);
+  return resident / 1024;
 }
 
 awaitable<std::string> read_host_proc_stat() { co_return read_file("/proc/stat"); }

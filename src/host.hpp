@@ -1,4 +1,6 @@
 #pragma once
+
+#include <filesystem>
 // Facts about, and operations on, the host virtbench runs on.
 
 #include "platform.hpp"
@@ -17,6 +19,9 @@ bool can_drop_host_caches();
 // sync, then `3 > /proc/sys/vm/drop_caches` on the host, with "Cached:" around it.
 // Throws Error suggesting --no-drop-caches when not permitted.
 CacheDrop drop_host_caches();
+
+// KiB of `path` in the host's page cache (mmap + mincore), e.g. a VM's scratch disk file.
+std::uint64_t resident_kib(const std::filesystem::path& path);
 
 // The host's /proc/stat (for samplers).
 awaitable<std::string> read_host_proc_stat();

@@ -93,12 +93,14 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
     std::string where;
     for (auto& [w, c] : verified)
       where += fmt::format("{}{}: {} of {} drops verified", where.empty() ? "" : "; ", w, c.first, c.second);
-    items.push_back(fmt::format("**Caches**: before every fileio run (after its untimed `prepare`), `sync` then "
+    items.push_back(fmt::format("**Caches**: the data set is written by an untimed `prepare` once per experiment and "
+                      "platform and removed after its last iteration; before every fileio run, `sync` then "
                       "`3 > /proc/sys/vm/drop_caches` (page cache, dentries and inodes) where the I/O is cached: the "
                       "host for native and docker; the guest and the host for the VMs (with `cache=none` QEMU "
                       "bypasses the host cache, so that drop is recorded but has nothing to verify). "
-                      "`Cached:` in /proc/meminfo is read before and after each drop; a drop counts as verified when it "
-                      "fell by at least half the data set just written ({}).",
+                      "`Cached:` in /proc/meminfo is read before and after each drop, and `fincore` on the data set's "
+                      "files says how much of it is still cached; a drop counts as verified when at most 1% of the data "
+                      "set is ({}).",
                       where.empty() ? "no fileio runs" : where));
   } else {
     items.push_back("**Caches** were not dropped (`--no-drop-caches`): fileio figures include a warm page cache.");

@@ -44,6 +44,10 @@ struct CacheDrop {
   // False where the data set cannot be in this cache (QEMU with cache=none bypasses the
   // host's): the drop is recorded, but not expected to free the data set.
   bool holds_data_set = true;
+  // What is left of the data set in this cache after the drop, where the platform can
+  // tell itself (the host's pages of a VM's scratch disk file); the runner asks the
+  // platform's own view (fincore on the files) for the cache its workload reads through.
+  std::optional<std::uint64_t> resident_after_kib;
 };
 
 // Everything a driver may need from the command line and the suite, in one place so
@@ -73,7 +77,6 @@ struct PlatformOptions {
 // free-space check before anything starts.
 struct HostStorage {
   std::filesystem::path path; // a directory; the nearest existing parent is what gets checked
-  bool kept = false;          // the blocks stay allocated until the run ends (a VM's scratch disk)
 };
 
 class Platform {

@@ -394,8 +394,9 @@ void add_cache_drops(ReportDoc& doc, const Analysis& a) {
   if (t.rows.empty())
     return;
   doc.push_back(heading("Page cache drops before runs"));
-  doc.push_back(paragraph("`Cached` from `/proc/meminfo` just before and after each drop: a drop that did "
-                          "not shrink it did not take effect."));
+  doc.push_back(paragraph("`Cached` from `/proc/meminfo` just before and after each drop (other tenants' files "
+                          "included); whether the data set itself left the cache is `fincore`'s answer, counted in "
+                          "the methodology section as verified drops."));
   doc.push_back(table(std::move(t)));
 }
 

@@ -181,9 +181,9 @@ public:
   // only for a private engine (DATA_DIR/docker).
   std::optional<HostStorage> fileio_host_storage() const override {
     if (m_options.docker_storage == "bind")
-      return HostStorage{m_options.data_dir / "scratch", false};
+      return HostStorage{m_options.data_dir / "scratch"};
     if (m_options.docker_host == "private")
-      return HostStorage{m_options.data_dir / "docker", false};
+      return HostStorage{m_options.data_dir / "docker"};
     return std::nullopt;
   }
 

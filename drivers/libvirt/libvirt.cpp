@@ -260,6 +260,8 @@ public:
       // Dropped and recorded also with cache=none, where it cannot hold the data set.
       drops.push_back(drop_host_caches());
       drops.back().holds_data_set = !qemu::cache_mode_bypasses_host_cache(m_cache_mode);
+      if (drops.back().holds_data_set && !m_host_scratch_disk.empty())
+        drops.back().resident_after_kib = resident_kib(m_host_scratch_disk);
     }
     co_return drops;
   }
@@ -301,8 +303,8 @@ public:
       return std::nullopt;
     auto* force_pool = std::getenv("VIRTBENCH_LIBVIRT_POOL_STORAGE");
     if (force_pool && std::string_view(force_pool) == "1")
-      return HostStorage{"/var/lib/libvirt/images", true};
-    return HostStorage{m_options.runtime_dir.empty() ? runtime_parent_dir() : m_options.runtime_dir, true};
+      return HostStorage{"/var/lib/libvirt/images"};
+    return HostStorage{m_options.runtime_dir.empty() ? runtime_parent_dir() : m_options.runtime_dir};
   }
 
   std::string scratch_dir() const override { return qemu::k_guest_scratch_dir; }
@@ -495,6 +497,7 @@ private:
     spec.initrd = m_image.initrd.string();
     spec.root_disk = overlay.string();
     spec.scratch_disk = scratch.string();
+    m_host_scratch_disk = scratch;
     m_console_log = (m_raw_dir / "console.log").string();
     spec.console_log = m_console_log;
   }
@@ -558,6 +561,7 @@ private:
   Clock::time_point m_started_at;
   double m_boot_to_ready_s = 0;
   std::optional<std::uint64_t> m_cpu_shares;
+  fs::path m_host_scratch_disk; // a local (not pool) scratch disk file: its host pages are checked after drops
   bool m_local = true, m_pool_storage = false, m_kvm_offered = false, m_booted = false, m_stopped = false, m_destroyed = false;
 };
 

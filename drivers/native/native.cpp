@@ -71,7 +71,7 @@ public:
 
   bool has_guest_view() const override { return false; }
 
-  std::optional<HostStorage> fileio_host_storage() const override { return HostStorage{scratch_parent(), false}; }
+  std::optional<HostStorage> fileio_host_storage() const override { return HostStorage{scratch_parent()}; }
 
   std::string scratch_dir() const override { return m_scratch ? m_scratch->path().string() : std::string(); }
 

@@ -377,6 +377,8 @@ public:
     // Dropped and recorded also with cache=none, where it cannot hold the data set.
     drops.push_back(drop_host_caches());
     drops.back().holds_data_set = !cache_mode_bypasses_host_cache(m_cache_mode);
+    if (drops.back().holds_data_set)
+      drops.back().resident_after_kib = resident_kib(m_scratch_disk); // the host's pages of the data set's disk
     co_return drops;
   }
 
@@ -397,10 +399,9 @@ public:
 
   bool has_guest_view() const override { return true; }
 
-  // The scratch disk is a sparse file in the run's runtime directory; what fileio writes
-  // stays allocated in it until the run ends.
+  // The scratch disk is a sparse file in the run's runtime directory.
   std::optional<HostStorage> fileio_host_storage() const override {
-    return HostStorage{m_options.runtime_dir.empty() ? runtime_parent_dir() : m_options.runtime_dir, true};
+    return HostStorage{m_options.runtime_dir.empty() ? runtime_parent_dir() : m_options.runtime_dir};
   }
 
   std::string scratch_dir() const override { return k_guest_scratch_dir; }
@@ -472,6 +473,8 @@ private:
   }
 
   std::string lost_message(const std::string& what) const {
+    if (!m_lost_reason.empty()) // killed as hung: that is the cause, not the kill
+      return what + ": " + m_lost_reason;
     std::string how = m_process && !m_process->running() ? m_process->exit_description() : "still running";
     auto err = m_process ? tail_lines(m_process->stderr_text(), 10) : std::string();
     return fmt::format("{}: QEMU exited ({}){}\nlast console lines ({}):\n{}", what, how,
@@ -497,10 +500,11 @@ private:
       if (auto hung = co_await check_vm_alive(); !hung.empty()) {
         // A hung QEMU (stopped, wedged) would cost every remaining call its timeout: the
         // platform is lost; SIGKILL works on a stopped process too.
-        auto pid = m_process->pid();
+        m_lost_reason = fmt::format("{}; {}; QEMU (pid {}) was killed", what_of(failure), hung, m_process->pid());
         auto problems = co_await m_process->terminate(std::chrono::milliseconds(0));
-        throw PlatformLost(fmt::format("{}: {}; {}; QEMU (pid {}) was killed{}", what, what_of(failure), hung, pid,
-                                       problems.empty() ? "" : " (" + problems + ")"));
+        if (!problems.empty())
+          m_lost_reason += " (" + problems + ")";
+        throw PlatformLost(what + ": " + m_lost_reason);
       }
     }
     try {
@@ -600,6 +604,7 @@ private:
   std::string m_qemu_version, m_qemu_package, m_guest_sysbench_version;
   json::value m_kvm;
   bool m_booted = false, m_frozen = false, m_stopped = false;
+  std::string m_lost_reason; // why QEMU was killed as hung, once it was
 };
 
 } // namespace

@@ -57,14 +57,22 @@ class NativeRun(unittest.TestCase):
                 for k in ("reads_per_s", "writes_per_s", "read_mib_s", "written_mib_s"):
                     self.assertGreater(m[k], 0, k)
                 self.assertNotIn("events_per_sec", m)
-                self.assertEqual(run["cache_drops"][0]["where"], "host")
+                drop = run["cache_drops"][0]
+                self.assertEqual(drop["where"], "host")
+                # fincore on the data set's files: nothing of it left in the cache after the drop.
+                self.assertTrue(drop["verified"], drop)
+                self.assertLessEqual(drop["resident_after_kib"], 64, drop)
             cpu = run["cpu"]
             self.assertGreater(cpu["host"]["user_pct"] + cpu["host"]["kernel_pct"], 10)
             self.assertGreater(cpu["platform_process"]["user_s"] + cpu["platform_process"]["kernel_s"], 0.1)
             self.assertTrue(os.path.isfile(os.path.join(out, run["raw"])))
             with open(os.path.join(out, run["raw"])) as f:
                 self.assertIn("sysbench 1.0", f.read())
-        report = open(os.path.join(out, "report.md")).read()
+        # The data set is written once per experiment (before its first iteration), not per iteration.
+        for e in ("exp3-fileio-rndrw", "exp4-fileio-rndrw-async"):
+            self.assertEqual([x["iteration"] for x in r["runs"] if x["experiment"] == e and x.get("prepared")], [1])
+        with open(os.path.join(out, "report.md")) as f:
+            report = f.read()
         self.assertIn("## native — exp3-fileio-rndrw", report)
         self.assertIn("| reads/s |", report)
         self.assertIn("| mean | std dev |", report)

@@ -99,8 +99,8 @@ TEST_CASE("preflight refuses a fileio data set larger than the free space, namin
   CHECK(message.find("67108863 bytes") != std::string::npos);
   CHECK(message.find('\n') == std::string::npos); // one line per problem
 
-  // A VM's scratch disk keeps its blocks until the run ends: with native on the same
-  // filesystem, the two need the data set twice.
+  // Every platform holds its copy of the data set through the experiment: with native on
+  // the same filesystem, the VM's scratch disk makes it twice.
   config.platforms = {"native", "qemu"};
   config.platform_options.runtime_dir = std::filesystem::temp_directory_path();
   CHECK(usage_error_of(config, false, 2 * data) == "no error");
