@@ -366,21 +366,47 @@ private:
     co_return nullptr;
   }
 
-  // Starts every platform at once (VMs booting while the engine imports its image), so
+  // Starts the platforms in `group` one after another, each failure kept in `failures`.
+  awaitable<void> start_in_turn(std::vector<std::size_t> group, std::vector<std::exception_ptr>& failures) {
+    for (auto i : group) {
+      failures[i] = co_await start_one(m_slots[i]);
+      if (co_await cancelled())
+        co_return;
+    }
+  }
+
+  // Starts the platforms concurrently (a VM boots while the engine imports its image), so
   // startup costs the slowest platform, not the sum; then measures each one's exec channel
-  // alone, the others frozen. A platform that fails to start fails alone.
+  // alone, the others frozen. The VMs boot one after another, though: under TCG two boots
+  // at once take about as long as two in turn, but each one's boot_to_ready_s would then
+  // measure the other's load (and libvirt's machine cgroup competes with the qemu
+  // platform's threads as one entity). A platform that fails to start fails alone.
   awaitable<void> start_platforms() {
     auto executor = co_await asio::this_coro::executor;
     auto started = std::chrono::steady_clock::now();
-    using StartOp = decltype(asio::co_spawn(executor, start_one(m_slots.front()), asio::deferred));
-    std::vector<StartOp> ops;
-    for (auto& slot : m_slots)
-      ops.push_back(asio::co_spawn(executor, start_one(slot), asio::deferred));
-    auto [order, spawn_failures, failures] = co_await asio::experimental::make_parallel_group(std::move(ops))
-                                                 .async_wait(asio::experimental::wait_for_all(), use_awaitable);
-    (void)order;
+    std::vector<std::vector<std::size_t>> groups;
+    std::vector<std::size_t> vms;
     for (std::size_t i = 0; i < m_slots.size(); ++i) {
-      auto failure = spawn_failures[i] ? spawn_failures[i] : failures[i];
+      if (m_slots[i].platform->has_guest_view())
+        vms.push_back(i);
+      else
+        groups.push_back({i});
+    }
+    if (!vms.empty())
+      groups.push_back(vms);
+    std::vector<std::exception_ptr> failures(m_slots.size());
+    using StartOp = decltype(asio::co_spawn(executor, start_in_turn({}, failures), asio::deferred));
+    std::vector<StartOp> ops;
+    for (auto& group : groups)
+      ops.push_back(asio::co_spawn(executor, start_in_turn(group, failures), asio::deferred));
+    auto [order, spawn_failures] = co_await asio::experimental::make_parallel_group(std::move(ops))
+                                       .async_wait(asio::experimental::wait_for_all(), use_awaitable);
+    (void)order;
+    for (auto& e : spawn_failures)
+      if (e)
+        std::rethrow_exception(e); // start_in_turn itself does not throw; a cancellation might
+    for (std::size_t i = 0; i < m_slots.size(); ++i) {
+      auto failure = failures[i];
       if (!failure)
         continue;
       if (is_cancellation(failure) || co_await cancelled())
