@@ -53,7 +53,15 @@ awaitable<std::string> LibvirtAgentTransport::command(json::object command_objec
                                                      bool wait) {
   auto what = execute_of(command_object);
   auto text = json::serialize(command_object);
-  auto guard = co_await m_mutex.lock();
+  // The deadline counts from the call, not from its turn (behind a call a hung guest
+  // never answers, the next one must not wait a whole timeout more).
+  auto deadline = Clock::now() + timeout;
+  auto guard = co_await m_mutex.lock_until(deadline);
+  if (!guard)
+    throw qemu::AgentTimeout("guest agent " + what + " (via virDomainQemuAgentCommand): no turn on the channel "
+                             "within the timeout (an earlier call is still waiting for its answer)");
+  timeout = std::max(std::chrono::milliseconds(1),
+                     std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
   auto domain = m_domain;
   int seconds = wait ? agent_timeout_seconds(timeout) : VIR_DOMAIN_QEMU_AGENT_COMMAND_NOWAIT;
   auto blocking = [domain, text = std::move(text), what, seconds, timeout]() -> std::string {

@@ -17,9 +17,15 @@
 
 #include <boost/json.hpp>
 
+#include <libvirt/libvirt-qemu.h>
+
 #include <fmt/format.h>
 
 #include <cmath>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <csignal>
 #include <cstdlib>
 #include <unistd.h>
@@ -56,6 +62,42 @@ bool owner_is_alive(const std::string& owner) {
 }
 
 std::string version_string(unsigned long v) { return fmt::format("{}.{}.{}", v / 1000000, v / 1000 % 1000, v % 1000); }
+
+// How long a domain call (suspend, resume) and the liveness query after an agent timeout
+// may take before the domain counts as hung.
+constexpr auto k_domain_call_limit = std::chrono::seconds(10);
+constexpr auto k_liveness_limit = std::chrono::seconds(2);
+
+// Runs `call` (a blocking libvirt call on the domain) and destroys the domain from a
+// watchdog thread when it has not returned within `limit`: libvirtd waits for QEMU's
+// monitor without a deadline, so a stopped or wedged QEMU would block the call (and
+// virtbench's event loop) for ever; virDomainDestroy kills QEMU first, which ends it.
+// Returns the call's result and whether the watchdog fired.
+template <typename F>
+std::pair<std::invoke_result_t<F&>, bool> with_watchdog(virDomainPtr domain, std::chrono::milliseconds limit, F call,
+                                                        const std::function<void()>& before_destroy = {}) {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false, fired = false;
+  std::thread dog([&] {
+    std::unique_lock lock(mutex);
+    if (!cv.wait_for(lock, limit, [&] { return done; })) {
+      fired = true;
+      lock.unlock();
+      if (before_destroy)
+        before_destroy();
+      virDomainDestroy(domain);
+    }
+  });
+  auto result = call();
+  {
+    std::lock_guard lock(mutex);
+    done = true;
+  }
+  cv.notify_one();
+  dog.join();
+  return {result, fired};
+}
 
 class LibvirtPlatform final : public Platform {
 public:
@@ -213,13 +255,23 @@ public:
   }
 
   awaitable<void> freeze() override {
-    if (virDomainSuspend(domain()) != 0)
+    auto d = domain();
+    auto [rc, hung] = with_watchdog(d, k_domain_call_limit, [d] { return virDomainSuspend(d); }, kill_local_qemu());
+    if (hung)
+      lost_as_hung("suspend libvirt domain " + m_name,
+                   fmt::format("virDomainSuspend did not return within {} s", k_domain_call_limit.count()));
+    if (rc != 0)
       throw_libvirt_error("suspend libvirt domain " + m_name);
     co_return;
   }
 
   awaitable<void> thaw() override {
-    if (virDomainResume(domain()) != 0)
+    auto d = domain();
+    auto [rc, hung] = with_watchdog(d, k_domain_call_limit, [d] { return virDomainResume(d); }, kill_local_qemu());
+    if (hung)
+      lost_as_hung("resume libvirt domain " + m_name,
+                   fmt::format("virDomainResume did not return within {} s", k_domain_call_limit.count()));
+    if (rc != 0)
       throw_libvirt_error("resume libvirt domain " + m_name);
     co_return;
   }
@@ -376,15 +428,61 @@ private:
     return "last console lines (" + m_console_log + "):\n" + (tail.empty() ? "  (no console output)" : tail);
   }
 
+  // For a local domain, SIGKILL of its QEMU (pid from libvirt's pid file) before
+  // virDomainDestroy: libvirt's destroy sends SIGTERM and waits 10 s before SIGKILL, and a
+  // stopped QEMU never handles the SIGTERM.
+  std::function<void()> kill_local_qemu() const {
+    if (!m_local)
+      return {};
+    auto pid_file = fs::path("/run/libvirt/qemu") / (m_name + ".pid");
+    return [pid_file] {
+      try {
+        auto pid = std::atoi(virtbench::read_file(pid_file).c_str());
+        if (pid > 1)
+          ::kill(pid, SIGKILL);
+      } catch (const std::exception&) {
+      }
+    };
+  }
+
+  // The domain was destroyed as hung (the watchdog did it): the platform is lost.
+  [[noreturn]] void lost_as_hung(const std::string& what, const std::string& why) {
+    m_lost_reason = why + "; the domain was destroyed (its QEMU killed)";
+    throw PlatformLost(what + ": " + m_lost_reason);
+  }
+
+  // After an agent timeout: does QEMU still answer its monitor (query-status through
+  // libvirt, bounded by the watchdog), with the guest running? Throws PlatformLost if not.
+  void check_alive(const std::string& what, const std::string& timeout) {
+    auto d = domain();
+    char* reply = nullptr;
+    auto [rc, hung] = with_watchdog(
+        d, k_liveness_limit,
+        [d, &reply] { return virDomainQemuMonitorCommand(d, R"({"execute": "query-status"})", &reply, 0); },
+        kill_local_qemu());
+    std::string text = reply ? reply : "";
+    std::free(reply);
+    if (hung)
+      lost_as_hung(what, timeout + fmt::format("; QMP query-status (through libvirt) did not answer within {} s either",
+                                               k_liveness_limit.count()));
+    if (rc == 0 && text.find("\"running\"") == std::string::npos && text.find("\"paused\"") == std::string::npos) {
+      with_watchdog(d, k_liveness_limit, [d] { return virDomainDestroy(d); });
+      lost_as_hung(what, timeout + "; QMP query-status says " + text);
+    }
+  }
+
   // Rethrows a failure with context; PlatformLost when the domain is gone.
   [[noreturn]] void rethrow(std::exception_ptr failure, const std::string& what) {
     if (is_cancellation(failure))
       std::rethrow_exception(failure);
+    if (!m_lost_reason.empty())
+      throw PlatformLost(what + ": " + m_lost_reason);
     if (m_domain && !domain_active())
       throw PlatformLost(what + ": domain " + m_name + " is no longer running\n" + console_tail());
     try {
       std::rethrow_exception(failure);
     } catch (const qemu::AgentTimeout& e) {
+      check_alive(what, e.what());
       throw Error(what + ": " + e.what() + "\n" + console_tail());
     } catch (const UsageError&) {
       throw;
@@ -561,6 +659,7 @@ private:
   Clock::time_point m_started_at;
   double m_boot_to_ready_s = 0;
   std::optional<std::uint64_t> m_cpu_shares;
+  std::string m_lost_reason; // why the domain was destroyed as hung, once it was
   fs::path m_host_scratch_disk; // a local (not pool) scratch disk file: its host pages are checked after drops
   bool m_local = true, m_pool_storage = false, m_kvm_offered = false, m_booted = false, m_stopped = false, m_destroyed = false;
 };
