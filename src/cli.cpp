@@ -107,6 +107,9 @@ int run_command(const RunArgs& a, const GlobalOptions& g) {
   for (auto& p : config.platforms)
     if (std::find(known.begin(), known.end(), p) == known.end())
       make_platform(p, {}); // throws the UsageError naming the known platforms
+  if (a.machine != "q35" && std::count(config.platforms.begin(), config.platforms.end(), "libvirt"))
+    throw UsageError("--machine " + a.machine + " is for the qemu platform only: libvirt runs q35 (its domain XML "
+                     "puts the virtio devices on PCI); drop libvirt from --platform, or use --machine q35");
 
   bool has_fileio = std::any_of(config.suite.experiments.begin(), config.suite.experiments.end(),
                                 [](auto& e) { return e.workload == Workload::fileio; });

@@ -133,6 +133,9 @@ class QemuRun(unittest.TestCase):
         self.assertEqual(qemu["fileio_storage"], "virtio scratch disk (raw, ext4)")
         self.assertGreater(qemu["boot_to_ready_s"], 0)
         self.assertLess(qemu["boot_to_ready_s"], 120)
+        self.assertEqual(qemu["machine"], "q35")
+        self.assertIn("cryptomgr.notests", qemu["kernel_cmdline"])
+        self.assert_boot_timeline(qemu, p.stderr)
         with open(os.path.join(IMAGE_DIR, "manifest.json")) as f:
             self.assertEqual(qemu["sysbench_sha256"], json.load(f)["sysbench_sha256"])
 
@@ -161,6 +164,59 @@ class QemuRun(unittest.TestCase):
         self.assertEqual(len(native), 4)
         self.assertTrue(os.path.isfile(os.path.join(self.out, "raw", "qemu", "console.log")))
         self.assert_nothing_left(p.stderr)
+
+    def assert_boot_timeline(self, qemu, stderr):
+        """The guest's boot steps from its console: every init step, in order, on QEMU's clock."""
+        timeline = qemu.get("boot_timeline")
+        self.assertTrue(timeline, "no boot_timeline in the qemu platform's facts\n" + self.diagnostics(stderr))
+        steps = [s["step"] for s in timeline]
+        self.assertEqual(steps, ["kernel started", "initramfs started", "initramfs modules loaded", "root mounted",
+                                 "init started", "filesystems mounted", "modules loaded", "agent started",
+                                 "agent answered"], self.diagnostics(stderr))
+        uptimes = [s["uptime_s"] for s in timeline]
+        self.assertEqual(uptimes, sorted(uptimes), timeline)
+        since = [s["since_qemu_start_s"] for s in timeline]
+        self.assertEqual(since, sorted(since), timeline)
+        self.assertGreater(since[0], 0, "the kernel starts after QEMU does")
+        self.assertAlmostEqual(since[-1], qemu["boot_to_ready_s"], delta=0.01)
+        print(f"\nqemu ({qemu['machine']}) boot: " + ", ".join(f"{s['step']} {s['since_qemu_start_s']:.2f}"
+                                                            for s in timeline), file=sys.stderr)
+
+    def test_microvm_boots_with_virtio_mmio_and_runs_cpu_and_fileio(self):
+        suite = os.path.join(self.tmp, "tiny.toml")
+        with open(suite, "w") as f:
+            f.write('name = "tiny"\niterations = 1\n\n'
+                    '[[experiment]]\nname = "cpu"\nworkload = "cpu"\ncpu-max-prime = 2000\ntime = 1\nwarmup = 0\n\n'
+                    '[[experiment]]\nname = "fileio"\nworkload = "fileio"\nfile-total-size = "16M"\n'
+                    'file-test-mode = "rndrw"\ntime = 1\nwarmup = 0\n')
+        a = ["run", "--suite", suite, "--out", self.out, "--platform", "qemu", "--machine", "microvm"]
+        if "VIRTBENCH_DATA_DIR" in os.environ:
+            a = ["--data-dir", DATA_DIR] + a
+        p = vbtest.run(*a, env=self.env, timeout=300)
+        self.assertEqual(p.returncode, 0, self.diagnostics(p.stderr))
+        r = vbtest.load(self.out)
+        qemu = next(x for x in r["platforms"] if x["name"] == "qemu")
+        self.assertEqual(qemu["machine"], "microvm")
+        self.assertIn("-machine microvm,acpi=on", qemu["qemu_command"])
+        self.assertIn("virtio-blk-device,drive=scratch", qemu["qemu_command"])
+        self.assertNotIn("-pci", qemu["qemu_command"])
+        self.assert_boot_timeline(qemu, p.stderr)
+        runs = [x for x in r["runs"] if x["platform"] == "qemu"]
+        self.assertEqual(sorted(x["experiment"] for x in runs), ["cpu", "fileio"])
+        for run in runs:
+            self.assertNotIn("error", run, self.diagnostics(p.stderr))
+        # The root disk is vda (the initramfs found /sbin/virtbench-init on root=/dev/vda: the
+        # timeline has "init started"), so the scratch disk is vdb, where fileio wrote.
+        fileio = next(x for x in runs if x["experiment"] == "fileio")
+        self.assertGreater(fileio["metrics"]["writes_per_s"], 0)
+        self.assert_nothing_left(p.stderr)
+
+    def test_microvm_with_libvirt_is_refused_naming_the_fix(self):
+        p = vbtest.run(*self.args("--platform", "qemu,libvirt", "--machine", "microvm"), env=self.env, timeout=60)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--machine microvm is for the qemu platform only", p.stderr)
+        self.assertIn("drop libvirt from --platform", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.out, "results.json")))
 
     def test_ctrl_c_stops_the_vm_and_keeps_finished_iterations(self):
         self.start("--platform", "qemu", "--iterations", "3", "--time", "3")
