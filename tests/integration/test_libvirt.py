@@ -153,6 +153,35 @@ class LibvirtPlatform(unittest.TestCase):
         self.assertEqual(virtbench_domains(), [])
         self.assertTrue(vbtest.load(out)["interrupted"])
 
+    def test_a_hung_guest_is_lost_and_its_domain_destroyed_within_40_s(self):
+        """The domain's QEMU sent SIGSTOP in the middle of a workload: libvirtd would wait for
+        its monitor for ever; the agent call times out, query-status through libvirt gets 2 s
+        under a watchdog, then QEMU is killed and the domain destroyed."""
+        out = os.path.join(self.tmp, "out")
+        proc = subprocess.Popen([vbtest.VIRTBENCH, "run", "--suite", "quick", "--platform", "libvirt", "--iterations",
+                                 "3", "--time", "2", "--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            vbtest.wait_for(lambda: len(vbtest.runs_in(out)) >= 2, 180, "two finished iterations")
+            pids = vbtest.pgrep("qemu-system-x86_64.*guest=virtbench-")
+            self.assertEqual(len(pids), 1, pids)
+            os.kill(pids[0], signal.SIGSTOP)
+            t0 = time.monotonic()
+            vbtest.wait_for(lambda: not os.path.exists(f"/proc/{pids[0]}") or
+                            open(f"/proc/{pids[0]}/stat").read().split()[2] == "Z", 60, "the stopped QEMU to be killed")
+            killed_after = time.monotonic() - t0
+            _, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        print(f"\nSIGSTOP of the domain's QEMU to its kill: {killed_after:.1f} s", file=sys.stderr)
+        self.assertLessEqual(killed_after, 40, err)
+        self.assertEqual(proc.returncode, 1, err)
+        lv = next(x for x in vbtest.load(out)["platforms"] if x["name"] == "libvirt")
+        self.assertIn("did not answer within 2 s either; the domain was destroyed", lv["error"])
+        self.assertEqual(virtbench_domains(), [])
+
     def test_a_libvirtd_that_does_not_answer_is_named_with_the_fix(self):
         out = os.path.join(self.tmp, "out")
         uri = "qemu:///system?socket=/nonexistent/libvirt-sock"
