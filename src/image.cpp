@@ -86,7 +86,7 @@ std::optional<std::uint64_t> host_tsc_khz(std::string_view cpuinfo) {
   return static_cast<std::uint64_t>(std::llround(*bogomips * 500));
 }
 
-std::string guest_kernel_tuning(std::optional<std::uint64_t> tsc_khz, int guest_hz) {
+std::string guest_kernel_tuning(std::optional<std::uint64_t> tsc_khz, int guest_hz, const std::string& machine) {
   // cryptomgr.notests: the cloud kernel self-tests its crypto at boot (1-2 s under TCG).
   // 8250.nr_uarts=1: the console is the only serial port. random.trust_cpu=on: RDRAND
   // seeds the RNG at once (QEMU's -cpu max has it), so nothing waits for entropy.
@@ -96,10 +96,12 @@ std::string guest_kernel_tuning(std::optional<std::uint64_t> tsc_khz, int guest_
     if (guest_hz > 0)
       out += " lpj=" + std::to_string(*tsc_khz * 1000 / static_cast<std::uint64_t>(guest_hz));
   }
+  if (machine == "microvm")
+    out += " tsc=reliable";
   return out;
 }
 
-std::string guest_kernel_cmdline(const GuestImage& image, bool this_host) {
+std::string guest_kernel_cmdline(const GuestImage& image, bool this_host, const std::string& machine) {
   std::optional<std::uint64_t> tsc_khz;
   if (this_host) {
     try {
@@ -107,7 +109,7 @@ std::string guest_kernel_cmdline(const GuestImage& image, bool this_host) {
     } catch (const std::exception&) {
     }
   }
-  return std::string(k_guest_kernel_cmdline) + " " + guest_kernel_tuning(tsc_khz, image.kernel_hz);
+  return std::string(k_guest_kernel_cmdline) + " " + guest_kernel_tuning(tsc_khz, image.kernel_hz, machine);
 }
 
 } // namespace virtbench

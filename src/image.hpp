@@ -43,13 +43,16 @@ std::optional<std::uint64_t> host_tsc_khz(std::string_view cpuinfo);
 // Boot options that spare the guest kernel work it does slowly under TCG: no TSC and delay
 // loop calibration (tsc_early_khz=, lpj=; only with a host TSC frequency, and lpj= only
 // with the guest's HZ), no crypto self-tests, one serial port probed, the CPU's RNG trusted.
-// The guest's TSC runs at the host's under TCG and (by default) under KVM.
-std::string guest_kernel_tuning(std::optional<std::uint64_t> tsc_khz, int guest_hz);
+// The guest's TSC runs at the host's under TCG and (by default) under KVM. On microvm also
+// tsc=reliable: it has no HPET or ACPI PM timer, and under TCG the kernel finds the vCPUs'
+// TSCs unsynchronized, so its clock would be jiffies (4 ms steps) for everything timed inside.
+std::string guest_kernel_tuning(std::optional<std::uint64_t> tsc_khz, int guest_hz,
+                                const std::string& machine = "q35");
 
 // k_guest_kernel_cmdline and guest_kernel_tuning() for this image on this host (reads
-// /proc/cpuinfo); what the qemu and libvirt platforms boot. For a remote libvirt host,
-// this_host = false leaves out what depends on the host.
-std::string guest_kernel_cmdline(const GuestImage& image, bool this_host = true);
+// /proc/cpuinfo) and machine type; what the qemu and libvirt platforms boot. For a remote
+// libvirt host, this_host = false leaves out what depends on the host.
+std::string guest_kernel_cmdline(const GuestImage& image, bool this_host = true, const std::string& machine = "q35");
 
 // Where the image lives under a data directory.
 std::filesystem::path guest_image_dir(const std::filesystem::path& data_dir);

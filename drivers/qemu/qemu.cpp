@@ -176,7 +176,7 @@ public:
     // The uncompressed kernel boots through PVH, without the bzImage's decompression.
     command.kernel = m_image.vmlinux.empty() ? m_image.vmlinuz : m_image.vmlinux;
     command.initrd = m_image.initrd;
-    command.kernel_cmdline = m_kernel_cmdline = guest_kernel_cmdline(m_image);
+    command.kernel_cmdline = m_kernel_cmdline = guest_kernel_cmdline(m_image, true, command.machine);
     command.root_disk = m_overlay;
     command.scratch_disk = m_scratch_disk;
     command.scratch_format = m_options.scratch_format;

@@ -283,4 +283,7 @@ TEST_CASE("the guest kernel's tuning: the host's TSC from bogomips, lpj from the
   CHECK(remote.find("tsc_early_khz") == std::string::npos);
   CHECK(remote.find("lpj=") == std::string::npos);
   CHECK(remote.find("8250.nr_uarts=1") != std::string::npos);
+  // q35 keeps its HPET clock; microvm has none, so its TSC is declared reliable.
+  CHECK(tuned.find("tsc=reliable") == std::string::npos);
+  CHECK(guest_kernel_tuning(1996245, 250, "microvm").find(" tsc=reliable") != std::string::npos);
 }
