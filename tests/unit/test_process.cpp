@@ -3,6 +3,7 @@
 #include "util/process.hpp"
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 #include <csignal>
 #include <unistd.h>
@@ -71,7 +72,10 @@ TEST_CASE("cancelling the wait (Ctrl-C) kills the child before unwinding") {
   asio::cancellation_signal cancel;
   pid_t child = 0;
   std::exception_ptr error;
-  asio::co_spawn(io, run_process({"sh", "-c", "echo $$; exec sleep 30"}),
+  // A sleep of a length no other process on the host uses, so the check below judges only ours.
+  auto seconds = fmt::format("30.{}", ::getpid());
+  std::vector<std::string> argv{"sh", "-c", "exec sleep \"$1\"", "sh", seconds};
+  asio::co_spawn(io, run_process(argv),
                  asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, ProcessResult) { error = e; }));
   asio::steady_timer t(io, std::chrono::milliseconds(300));
   t.async_wait([&](auto) { cancel.emit(asio::cancellation_type::terminal); });
@@ -80,8 +84,9 @@ TEST_CASE("cancelling the wait (Ctrl-C) kills the child before unwinding") {
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
   CHECK(error != nullptr);
   (void)child;
-  // No `sleep 30` of ours survives.
-  auto r = run_sync(run_process({"pgrep", "-f", "^sleep 30$"}));
+  // Our sleep does not survive.
+  std::vector<std::string> pgrep{"pgrep", "-f", "^sleep " + seconds + "$"};
+  auto r = run_sync(run_process(pgrep));
   CHECK(r.out.empty());
 }
 
