@@ -1,5 +1,7 @@
 #include "image.hpp"
 
+#include "procstat.hpp"
+
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -57,28 +59,18 @@ GuestImage load_guest_image_dir(const fs::path& dir) {
 std::optional<std::uint64_t> host_tsc_khz(std::string_view cpuinfo) {
   std::optional<double> bogomips;
   bool tsc = false, constant_tsc = false;
-  while (!cpuinfo.empty() && !(bogomips && tsc)) {
-    auto nl = cpuinfo.find('\n');
-    auto line = cpuinfo.substr(0, nl);
-    cpuinfo.remove_prefix(nl == std::string_view::npos ? cpuinfo.size() : nl + 1);
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos)
-      continue;
-    auto key = line.substr(0, colon);
-    while (!key.empty() && (key.back() == ' ' || key.back() == '\t'))
-      key.remove_suffix(1);
-    auto value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ')
-      value.remove_prefix(1);
-    if (key == "flags" && !tsc) {
-      std::string padded = " " + std::string(value) + " ";
-      tsc = padded.find(" tsc ") != std::string::npos;
-      constant_tsc = padded.find(" constant_tsc ") != std::string::npos;
-    } else if (key == "bogomips" && !bogomips) {
-      double v = 0;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-      if (ec == std::errc() && v > 0)
-        bogomips = v;
+  for (auto flags : cpuinfo_values(cpuinfo, "flags")) {
+    tsc = has_word(flags, "tsc");
+    constant_tsc = has_word(flags, "constant_tsc");
+    if (tsc)
+      break;
+  }
+  for (auto value : cpuinfo_values(cpuinfo, "bogomips")) {
+    double v = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+    if (ec == std::errc() && v > 0) {
+      bogomips = v;
+      break;
     }
   }
   if (!bogomips || !tsc || !constant_tsc)

@@ -69,4 +69,41 @@ std::uint64_t parse_meminfo_kib(std::string_view text, std::string_view key) {
   return kib;
 }
 
+std::vector<std::string_view> cpuinfo_values(std::string_view cpuinfo, std::string_view key) {
+  std::vector<std::string_view> values;
+  while (!cpuinfo.empty()) {
+    auto nl = cpuinfo.find('\n');
+    auto line = cpuinfo.substr(0, nl);
+    cpuinfo.remove_prefix(nl == std::string_view::npos ? cpuinfo.size() : nl + 1);
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos)
+      continue;
+    auto k = line.substr(0, colon);
+    while (!k.empty() && (k.back() == ' ' || k.back() == '\t'))
+      k.remove_suffix(1);
+    if (k != key)
+      continue;
+    auto value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    values.push_back(value);
+  }
+  return values;
+}
+
+bool has_word(std::string_view list, std::string_view word) {
+  std::size_t i = 0;
+  while (i < list.size()) {
+    while (i < list.size() && (list[i] == ' ' || list[i] == '\t'))
+      ++i;
+    auto j = i;
+    while (j < list.size() && list[j] != ' ' && list[j] != '\t')
+      ++j;
+    if (list.substr(i, j - i) == word)
+      return true;
+    i = j;
+  }
+  return false;
+}
+
 } // namespace virtbench

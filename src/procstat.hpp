@@ -1,4 +1,5 @@
 #pragma once
+#include <vector>
 // /proc/stat and /proc/meminfo, parsed without I/O, and the CPU split over an interval.
 
 #include <boost/json/object.hpp>
@@ -27,5 +28,10 @@ boost::json::object cpu_split_to_json(const CpuSplit& s);
 
 // A "Key:   1234 kB" value of /proc/meminfo in KiB; throws Error when the key is absent.
 std::uint64_t parse_meminfo_kib(std::string_view text, std::string_view key);
+
+// Every value of `key` in /proc/cpuinfo text ("flags", "bogomips"; one per CPU), left-trimmed.
+std::vector<std::string_view> cpuinfo_values(std::string_view cpuinfo, std::string_view key);
+// True when the space- or tab-separated `list` (a cpuinfo "flags" value) holds `word`.
+bool has_word(std::string_view list, std::string_view word);
 
 } // namespace virtbench

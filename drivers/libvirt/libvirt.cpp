@@ -102,6 +102,12 @@ std::pair<std::invoke_result_t<F&>, bool> with_watchdog(virDomainPtr domain, std
 class LibvirtPlatform final : public Platform {
 public:
   explicit LibvirtPlatform(PlatformOptions options) : m_options(std::move(options)), m_pool(2) {
+    m_uri = m_options.libvirt_uri.empty() ? std::string("qemu:///system") : m_options.libvirt_uri;
+    m_local = is_local_uri(m_uri);
+    // Remote hosts get their files through the pool; the integration test exercises that
+    // path against the local libvirtd with this variable set.
+    auto* force_pool = std::getenv("VIRTBENCH_LIBVIRT_POOL_STORAGE");
+    m_pool_storage = !m_local || (force_pool && std::string_view(force_pool) == "1");
     m_cache_mode = m_options.cache_mode.empty() ? "none" : m_options.cache_mode;
     m_io = qemu::aio_for_cache_mode(m_cache_mode);
   }
@@ -121,13 +127,7 @@ public:
       throw UsageError("--machine " + m_options.machine + ": the libvirt platform runs q35 only (its domain XML puts "
                        "the virtio devices on PCI); use --platform qemu --machine " + m_options.machine +
                        ", or --machine q35 with libvirt");
-    auto uri = m_options.libvirt_uri.empty() ? std::string("qemu:///system") : m_options.libvirt_uri;
-    m_uri = uri;
-    m_local = is_local_uri(uri);
-    // Remote hosts get their files through the pool; the integration test exercises that
-    // path against the local libvirtd with this variable set.
-    auto* force_pool = std::getenv("VIRTBENCH_LIBVIRT_POOL_STORAGE");
-    m_pool_storage = !m_local || (force_pool && std::string_view(force_pool) == "1");
+    auto uri = m_uri;
     m_image = load_guest_image(m_options.data_dir);
 
     log("libvirt: connecting to " + uri);
@@ -255,25 +255,24 @@ public:
   }
 
   awaitable<void> freeze() override {
-    auto d = domain();
-    auto [rc, hung] = with_watchdog(d, k_domain_call_limit, [d] { return virDomainSuspend(d); }, kill_local_qemu());
-    if (hung)
-      lost_as_hung("suspend libvirt domain " + m_name,
-                   fmt::format("virDomainSuspend did not return within {} s", k_domain_call_limit.count()));
-    if (rc != 0)
-      throw_libvirt_error("suspend libvirt domain " + m_name);
+    domain_call("suspend", "virDomainSuspend", virDomainSuspend);
     co_return;
   }
 
   awaitable<void> thaw() override {
-    auto d = domain();
-    auto [rc, hung] = with_watchdog(d, k_domain_call_limit, [d] { return virDomainResume(d); }, kill_local_qemu());
-    if (hung)
-      lost_as_hung("resume libvirt domain " + m_name,
-                   fmt::format("virDomainResume did not return within {} s", k_domain_call_limit.count()));
-    if (rc != 0)
-      throw_libvirt_error("resume libvirt domain " + m_name);
+    domain_call("resume", "virDomainResume", virDomainResume);
     co_return;
+  }
+
+  // virDomainSuspend or virDomainResume under the watchdog: a hung QEMU loses the platform.
+  void domain_call(const std::string& verb, const char* call_name, int (*call)(virDomainPtr)) {
+    auto d = domain();
+    auto what = verb + " libvirt domain " + m_name;
+    auto [rc, hung] = with_watchdog(d, k_domain_call_limit, [d, call] { return call(d); }, kill_local_qemu());
+    if (hung)
+      lost_as_hung(what, fmt::format("{} did not return within {} s", call_name, k_domain_call_limit.count()));
+    if (rc != 0)
+      throw_libvirt_error(what);
   }
 
   awaitable<ExecResult> exec(ExecRequest request) override {
@@ -350,11 +349,9 @@ public:
   // A local domain's scratch disk is a file in the run's runtime directory (or in the
   // pool's directory with VIRTBENCH_LIBVIRT_POOL_STORAGE=1); a remote one's is not here.
   std::optional<HostStorage> fileio_host_storage() const override {
-    auto uri = m_options.libvirt_uri.empty() ? std::string("qemu:///system") : m_options.libvirt_uri;
-    if (!is_local_uri(uri))
+    if (!m_local)
       return std::nullopt;
-    auto* force_pool = std::getenv("VIRTBENCH_LIBVIRT_POOL_STORAGE");
-    if (force_pool && std::string_view(force_pool) == "1")
+    if (m_pool_storage)
       return HostStorage{"/var/lib/libvirt/images"};
     return HostStorage{m_options.runtime_dir.empty() ? runtime_parent_dir() : m_options.runtime_dir};
   }

@@ -1,5 +1,6 @@
 #include "drivers/qemu/accel.hpp"
 
+#include "procstat.hpp"
 #include "util/fs.hpp"
 
 #include <filesystem>
@@ -8,35 +9,9 @@
 namespace virtbench::qemu {
 
 bool has_hardware_virtualization(std::string_view cpuinfo) {
-  std::size_t pos = 0;
-  while (pos < cpuinfo.size()) {
-    auto end = cpuinfo.find('\n', pos);
-    if (end == std::string_view::npos)
-      end = cpuinfo.size();
-    auto line = cpuinfo.substr(pos, end - pos);
-    pos = end + 1;
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos)
-      continue;
-    auto key = line.substr(0, colon);
-    while (!key.empty() && (key.back() == ' ' || key.back() == '\t'))
-      key.remove_suffix(1);
-    if (key != "flags")
-      continue;
-    auto flags = line.substr(colon + 1);
-    std::size_t i = 0;
-    while (i < flags.size()) {
-      while (i < flags.size() && (flags[i] == ' ' || flags[i] == '\t'))
-        ++i;
-      auto j = i;
-      while (j < flags.size() && flags[j] != ' ' && flags[j] != '\t')
-        ++j;
-      auto word = flags.substr(i, j - i);
-      if (word == "vmx" || word == "svm")
-        return true;
-      i = j;
-    }
-  }
+  for (auto flags : cpuinfo_values(cpuinfo, "flags"))
+    if (has_word(flags, "vmx") || has_word(flags, "svm"))
+      return true;
   return false;
 }
 
