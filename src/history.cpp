@@ -243,10 +243,12 @@ std::vector<HistoryRow> History::query(const HistoryFilter& f) {
   std::string metric = f.metric.empty() ? std::string() : resolve_metric(f.metric);
   std::string sql =
       "SELECT r.run_id, r.started_at, r.suite, r.virtbench_version, m.platform, m.experiment, m.metric, m.n, m.mean, "
-      "m.stddev, m.ci_low, m.ci_high, m.cv FROM metrics m JOIN runs r ON r.run_id = m.run_id WHERE 1";
+      "m.stddev, m.ci_low, m.ci_high, m.cv, coalesce(r.hostname, '') FROM metrics m JOIN runs r ON r.run_id = m.run_id "
+      "WHERE 1";
   sql += f.suite.empty() ? "" : " AND r.suite = ?1";
   sql += f.platform.empty() ? "" : " AND m.platform = ?2";
   sql += f.experiment.empty() ? "" : " AND m.experiment = ?3";
+  sql += f.hostname.empty() ? "" : " AND r.hostname = ?6";
   sql += metric.empty() ? " AND m.headline = 1" : " AND m.metric = ?4";
   if (f.limit)
     sql += " AND r.run_id IN (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT ?5)";
@@ -262,6 +264,8 @@ std::vector<HistoryRow> History::query(const HistoryFilter& f) {
     q.bind(4, metric);
   if (f.limit)
     q.bind(5, static_cast<std::int64_t>(f.limit));
+  if (!f.hostname.empty())
+    q.bind(6, f.hostname);
   std::vector<HistoryRow> rows;
   while (q.step()) {
     HistoryRow r;
@@ -278,6 +282,7 @@ std::vector<HistoryRow> History::query(const HistoryFilter& f) {
     r.ci_low = q.real(10);
     r.ci_high = q.real(11);
     r.cv = q.real(12);
+    r.hostname = q.text(13);
     rows.push_back(std::move(r));
   }
   return rows;

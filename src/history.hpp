@@ -25,12 +25,13 @@ std::string history_run_id(const boost::json::object& results);
 
 struct HistoryFilter {
   std::string suite, platform, experiment;
+  std::string hostname; // empty: every host
   std::string metric; // a catalog path or its unique tail ("events_per_sec", "p95"); empty: headline metrics
   std::size_t limit = 0; // newest N runs; 0: all
 };
 
 struct HistoryRow {
-  std::string run_id, started_at, suite, version, platform, experiment, metric;
+  std::string run_id, started_at, suite, version, hostname, platform, experiment, metric;
   std::size_t n = 0;
   double mean = 0, stddev = 0, ci_low = 0, ci_high = 0, cv = 0;
 };
