@@ -249,7 +249,7 @@ int cli_main(int argc, char** argv) {
                  "Where images and history live (default: /var/lib/virtbench as root, else $XDG_DATA_HOME/virtbench)");
 
   std::vector<Command> commands;
-  for (auto* family : {add_run_commands, add_image_commands, add_report_commands, add_libvirt_commands}) {
+  for (auto* family : {add_run_commands, add_image_commands, add_report_commands, add_history_commands, add_libvirt_commands}) {
     auto added = family(app, global);
     commands.insert(commands.end(), added.begin(), added.end());
   }

@@ -1,5 +1,5 @@
-// `virtbench report`, `compare` and `history`: reports regenerated from results.json
-// alone, verdicts between two runs, and results over time from history.sqlite.
+// `virtbench report` and `compare`: reports regenerated from results.json alone, and
+// verdicts between two runs (`history` lives in cli_history.cpp).
 #include "commands.hpp"
 #include "compare.hpp"
 #include "history.hpp"
@@ -34,12 +34,6 @@ struct CompareArgs {
   std::string db;
   std::string format = "text";
   bool allow_mismatch = false;
-};
-
-struct HistoryArgs {
-  HistoryFilter filter;
-  std::string db;
-  std::vector<std::string> add;
 };
 
 fs::path db_path(const std::string& db_option, const GlobalOptions& g) {
@@ -117,51 +111,6 @@ int compare_command(const CompareArgs& a, const GlobalOptions& g) {
   return c.regressions ? 1 : 0;
 }
 
-int history_command(const HistoryArgs& a, const GlobalOptions& g) {
-  auto path = db_path(a.db, g);
-  if (!a.add.empty()) {
-    History h(path, true);
-    for (auto& dir : a.add) {
-      auto results = load_results(dir);
-      std::cout << "added " << h.add(results, fs::is_directory(dir) ? fs::path(dir) : fs::path(dir).parent_path())
-                << " from " << dir << "\n";
-    }
-    return 0;
-  }
-  History h(path, false);
-  auto rows = h.query(a.filter);
-  if (rows.empty()) {
-    std::cout << "no results in " << path.string() << " match\n";
-    return 0;
-  }
-  std::vector<std::vector<std::string>> table = {
-      {"started", "run id", "suite", "experiment", "platform", "metric", "n", "mean", "95% CI", "CV", "virtbench"}};
-  for (auto& r : rows) {
-    auto* def = find_metric(r.metric);
-    table.push_back({r.started_at, r.run_id, r.suite, r.experiment, r.platform,
-                     def ? std::string(def->label) : r.metric, std::to_string(r.n), format_number(r.mean),
-                     r.n > 1 ? format_number(r.ci_low) + "–" + format_number(r.ci_high) : "–",
-                     r.n > 1 ? fmt::format("{:.1f}%", 100 * r.cv) : "–", r.version});
-  }
-  auto width = [](const std::string& s) {
-    return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
-  };
-  std::vector<std::size_t> w(table[0].size(), 0);
-  for (auto& row : table)
-    for (std::size_t i = 0; i < row.size(); ++i)
-      w[i] = std::max(w[i], width(row[i]));
-  for (auto& row : table) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      auto pad = std::string(w[i] - width(row[i]), ' ');
-      bool right = i >= 6 && i <= 9;
-      line += (i ? "  " : "") + (right ? pad + row[i] : row[i] + (i + 1 < row.size() ? pad : ""));
-    }
-    std::cout << line << "\n";
-  }
-  return 0;
-}
-
 } // namespace
 
 std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global) {
@@ -191,19 +140,8 @@ std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global) {
   compare->add_option("--db", cargs->db, "History database (default: DATA_DIR/history.sqlite)");
   compare->add_option("--format", cargs->format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
 
-  auto hargs = std::make_shared<HistoryArgs>();
-  auto* history = app.add_subcommand("history", "List results over time from the history database (headline metrics unless --metric)");
-  history->add_option("--platform", hargs->filter.platform, "Only this platform");
-  history->add_option("--experiment", hargs->filter.experiment, "Only this experiment");
-  history->add_option("--metric", hargs->filter.metric, "A metric path or its tail: events_per_sec, latency_ms.p95, p95 ...");
-  history->add_option("--suite", hargs->filter.suite, "Only runs of this suite");
-  history->add_option("--limit", hargs->filter.limit, "Only the newest N runs");
-  history->add_option("--db", hargs->db, "History database (default: DATA_DIR/history.sqlite)");
-  history->add_option("--add", hargs->add, "Add results directories to the history (repeat for several) instead of listing");
-
   return {{report, [args] { return report_command(*args); }},
-          {compare, [cargs, &global] { return compare_command(*cargs, global); }},
-          {history, [hargs, &global] { return history_command(*hargs, global); }}};
+          {compare, [cargs, &global] { return compare_command(*cargs, global); }}};
 }
 
 } // namespace virtbench

@@ -24,8 +24,10 @@ struct Command {
 std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global);
 // image build, image list (src/cli_image.cpp)
 std::vector<Command> add_image_commands(CLI::App& app, GlobalOptions& global);
-// report (src/cli_report.cpp); compare and history join it
+// report and compare (src/cli_report.cpp)
 std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global);
+// history (src/cli_history.cpp)
+std::vector<Command> add_history_commands(CLI::App& app, GlobalOptions& global);
 // image push (drivers/libvirt/cli_libvirt.cpp); after add_image_commands
 std::vector<Command> add_libvirt_commands(CLI::App& app, GlobalOptions& global);
 
