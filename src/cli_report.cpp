@@ -29,7 +29,13 @@ struct ReportArgs {
 struct CompareArgs {
   std::vector<std::string> dirs; // BASE CAND, or CAND with --against
   double max_regression = 5;
-  double alpha = 0.05;
+  double alpha = CompareOptions{}.alpha;
+  std::string correction = "holm";
+  std::string test = "welch";
+  std::string noise = "auto";
+  bool no_native_ratio = false;
+  bool fail_on_undecided = false;
+  std::size_t lookback = 100;
   std::string against;
   std::string db;
   std::string format = "text";
@@ -71,9 +77,54 @@ std::string describe_run(const boost::json::object& r, const std::string& where)
                      json_text(r.if_contains("started_at")), json_text(r.if_contains("virtbench_version")));
 }
 
+// The lookback: earlier runs of the candidate's suite, host and setup in the history,
+// other than the two compared. Empty when there is no history database.
+Lookback load_lookback(const fs::path& db, const boost::json::object& cand, const std::vector<std::string>& exclude,
+                       std::size_t limit, bool required) {
+  Lookback lookback;
+  if (!required && !fs::exists(db))
+    return lookback;
+  History h(db, false);
+  auto accept = [&](const boost::json::object& earlier) { return lookback_mismatch(earlier, cand).empty(); };
+  for (auto& [id, results] : h.earlier_runs(cand, exclude, limit, accept))
+    lookback.add_run(analyze(results), id);
+  return lookback;
+}
+
 int compare_command(const CompareArgs& a, const GlobalOptions& g) {
+  CompareOptions options;
+  options.max_regression_pct = a.max_regression;
+  options.alpha = a.alpha;
+  options.correction = a.correction == "bh" ? Correction::bh : a.correction == "none" ? Correction::none : Correction::holm;
+  options.test = a.test == "mann-whitney" ? TestKind::mann_whitney : TestKind::welch;
+  options.noise = a.noise == "iterations" ? NoiseModel::iterations : NoiseModel::automatic;
+  options.native_ratio = !a.no_native_ratio;
+  auto render = [&](const Comparison& c, const std::string& base_label, const std::string& cand_label) {
+    if (a.format == "json")
+      return render_comparison_json(c, options, base_label, cand_label);
+    if (a.format == "junit")
+      return render_comparison_junit(c, options, base_label, cand_label);
+    return render_comparison_text(c, options, base_label, cand_label);
+  };
+  auto exit_code = [&](const Comparison& c) { return c.regressions || (a.fail_on_undecided && c.undecided) ? 1 : 0; };
+
   boost::json::object base, cand;
   std::string base_label, cand_label;
+  if (a.against == "history") {
+    if (a.dirs.size() != 1)
+      throw UsageError("compare --against history takes one CANDIDATE_DIR (the base is the history's distribution), got " +
+                       std::to_string(a.dirs.size()));
+    if (options.noise == NoiseModel::iterations)
+      throw UsageError("compare --against history measures the noise from the history's runs; drop --noise iterations");
+    cand = load_results(a.dirs[0]);
+    auto lookback = load_lookback(db_path(a.db, g), cand, {}, a.lookback, true);
+    auto c = compare_with_history(cand, lookback, options);
+    std::cout << render(c, fmt::format("the history: {} earlier runs of this suite and setup on this host (--against "
+                                       "history, --lookback {})",
+                                       lookback.run_ids().size(), a.lookback),
+                        describe_run(cand, a.dirs[0]));
+    return exit_code(c);
+  }
   if (!a.against.empty()) {
     if (a.dirs.size() != 1)
       throw UsageError("compare --against " + a.against + " takes one CANDIDATE_DIR (the base comes from history), got " +
@@ -86,7 +137,8 @@ int compare_command(const CompareArgs& a, const GlobalOptions& g) {
     base_label = describe_run(base, "history run " + id + " (--against " + a.against + ")");
   } else {
     if (a.dirs.size() != 2)
-      throw UsageError("compare needs BASE_DIR and CANDIDATE_DIR (or one CANDIDATE_DIR with --against last|best|RUN_ID), got " +
+      throw UsageError("compare needs BASE_DIR and CANDIDATE_DIR (or one CANDIDATE_DIR with --against "
+                       "last|best|history|RUN_ID), got " +
                        std::to_string(a.dirs.size()) + " director" + (a.dirs.size() == 1 ? "y" : "ies"));
     base = load_results(a.dirs[0]);
     cand = load_results(a.dirs[1]);
@@ -102,13 +154,13 @@ int compare_command(const CompareArgs& a, const GlobalOptions& g) {
                        "code:" + list + "\nMake the setups match, or pass --allow-mismatch to compare anyway.");
     std::cerr << "compare: warning: the runs' fingerprints differ (--allow-mismatch):" << list << std::endl;
   }
-  CompareOptions options;
-  options.max_regression_pct = a.max_regression;
-  options.alpha = a.alpha;
-  auto c = compare_results(base, cand, options);
-  std::cout << (a.format == "json" ? render_comparison_json(c, options, base_label, cand_label)
-                                   : render_comparison_text(c, options, base_label, cand_label));
-  return c.regressions ? 1 : 0;
+  Lookback lookback;
+  if (options.noise == NoiseModel::automatic)
+    lookback = load_lookback(db_path(a.db, g), cand, {history_run_id(base), history_run_id(cand)}, a.lookback,
+                             !a.db.empty());
+  auto c = compare_results(base, cand, options, &lookback);
+  std::cout << render(c, base_label, cand_label);
+  return exit_code(c);
 }
 
 } // namespace
@@ -123,22 +175,46 @@ std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global) {
 
   auto cargs = std::make_shared<CompareArgs>();
   auto* compare = app.add_subcommand(
-      "compare", "Compare CANDIDATE_DIR with BASE_DIR (or with a run from history): exit 1 when a performance "
-                 "metric regressed beyond --max-regression with p < --alpha, 0 otherwise, 2 on bad input");
+      "compare", "Compare CANDIDATE_DIR with BASE_DIR (or with the history): exit 1 when a performance metric "
+                 "regressed beyond --max-regression at the family-wise level --alpha, 0 otherwise (undecided too, "
+                 "unless --fail-on-undecided), 2 on bad input");
+  compare->footer(
+      "Noise model: docker, qemu and libvirt are compared on their ratio to native measured in the same rounds "
+      "(host drift cancels); the spread between runs comes from earlier runs of the same suite, setup and host in "
+      "the history (`virtbench calibrate` records some on purpose). Native's absolute figures without such runs "
+      "get \"noise unknown\" rather than a verdict from iterations alone, which understate the drift between runs. "
+      "Changes and intervals are on the log scale; \"undecided: run more\" says how many iterations would likely "
+      "decide.");
   compare->add_option("DIRS", cargs->dirs, "BASE_DIR CANDIDATE_DIR, or CANDIDATE_DIR with --against")
       ->required()
       ->expected(1, 2);
   compare->add_option("--max-regression", cargs->max_regression, "Smallest change in percent that counts")
       ->check(CLI::Range(0.0, 1000.0))
       ->capture_default_str();
-  compare->add_option("--alpha", cargs->alpha, "Significance level of Welch's t-test")
+  compare->add_option("--alpha", cargs->alpha, "Family-wise error rate of the call (with --correction holm), or its false discovery rate (bh)")
       ->check(CLI::Range(1e-9, 0.5))
       ->capture_default_str();
-  compare->add_option("--against", cargs->against, "Base from history: last, best or a run id (see `virtbench history`)");
+  compare->add_option("--correction", cargs->correction, "Multiple-testing correction across the call's performance metrics: holm, bh (Benjamini–Hochberg) or none")
+      ->check(CLI::IsMember({"holm", "bh", "none"}))
+      ->capture_default_str();
+  compare->add_option("--test", cargs->test, "welch: t-test on the log-scale change with the noise model's variance; mann-whitney: "
+                                             "exact rank test on the iterations, and the t-test too where runs drift")
+      ->check(CLI::IsMember({"welch", "mann-whitney"}))
+      ->capture_default_str();
+  compare->add_option("--noise", cargs->noise, "auto: history and the native ratio; iterations: the iterations alone, as if runs did not drift (overconfident)")
+      ->check(CLI::IsMember({"auto", "iterations"}))
+      ->capture_default_str();
+  compare->add_flag("--no-native-ratio", cargs->no_native_ratio, "Compare every platform on its absolute figures, not its ratio to native");
+  compare->add_flag("--fail-on-undecided", cargs->fail_on_undecided, "Exit 1 also when a metric is undecided or its noise unknown");
+  compare->add_option("--lookback", cargs->lookback, "At most this many earlier runs from the history in the noise model")
+      ->check(CLI::Range(std::size_t{3}, std::size_t{100000}))
+      ->capture_default_str();
+  compare->add_option("--against", cargs->against, "Base from history: last, best, a run id (see `virtbench history`), or history: "
+                                                   "the distribution of the --lookback earlier runs of this suite and setup");
   compare->add_flag("--allow-mismatch", cargs->allow_mismatch,
                     "Compare even when the runs' fingerprints (accelerator, cache mode, limits, host ...) differ");
   compare->add_option("--db", cargs->db, "History database (default: DATA_DIR/history.sqlite)");
-  compare->add_option("--format", cargs->format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+  compare->add_option("--format", cargs->format, "text, json or junit (JUnit XML for CI: a failure per regression, skipped for undecided)")->check(CLI::IsMember({"text", "json", "junit"}))->capture_default_str();
 
   return {{report, [args] { return report_command(*args); }},
           {compare, [cargs, &global] { return compare_command(*cargs, global); }}};

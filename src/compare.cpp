@@ -9,31 +9,37 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
+#include <optional>
 
 namespace virtbench {
 
-std::string decide_verdict(const MetricDef& def, const SampleStats& base, const SampleStats& cand,
-                           const WelchTest& test, const CompareOptions& options) {
-  if (base.n < 2 || cand.n < 2)
-    return verdict::insufficient;
-  if (!test.valid)
-    // Neither side varies: equal means are no change; different ones have no scale.
-    return base.mean == cand.mean ? verdict::no_change : verdict::insufficient;
-  double change_pct = base.mean != 0 ? 100 * (cand.mean / base.mean - 1) : (cand.mean > base.mean ? INFINITY : -INFINITY);
-  if (cand.mean == base.mean)
-    change_pct = 0;
-  bool significant = test.p < options.alpha;
-  if (!def.performance) {
-    if (!significant || std::abs(change_pct) <= options.max_regression_pct)
-      return verdict::no_change;
-    return change_pct > 0 ? verdict::higher : verdict::lower;
-  }
-  double worse_pct = def.higher_is_better ? -change_pct : change_pct;
-  if (significant && worse_pct > options.max_regression_pct)
+namespace {
+
+// "More than T% worse" on the log scale, as the displayed change reads it: a throughput
+// below (1 − T) times the base, a latency above (1 + T) times.
+double worse_threshold(const MetricDef& def, const CompareOptions& o) {
+  double t = std::min(o.max_regression_pct / 100, 0.999);
+  return def.higher_is_better ? -std::log1p(-t) : std::log1p(t);
+}
+
+} // namespace
+
+std::string decide_verdict(const MetricDef& def, double log_change, double log_low, double log_high,
+                           double p_adjusted, const CompareOptions& options) {
+  double threshold = worse_threshold(def, options);
+  // "worse" on the log scale: positive when the candidate is worse.
+  double sign = def.higher_is_better ? -1 : 1;
+  double worse = sign * log_change;
+  double worst = std::max(sign * log_low, sign * log_high); // the interval's worse end
+  bool significant = p_adjusted < options.alpha;
+  if (significant && worse > threshold)
     return verdict::regressed;
-  if (significant && -worse_pct > options.max_regression_pct)
+  if (significant && -worse > threshold)
     return verdict::improved;
+  if (worst > threshold)
+    return verdict::undecided;
   return verdict::no_change;
 }
 
@@ -79,8 +85,8 @@ std::string signed_pct(double v) {
 }
 
 std::string change_text(const MetricChange& r) {
-  if (r.base.mean == 0)
-    return r.cand.mean == 0 ? "+0.0%" : "–";
+  if (!(r.ratio.estimate > 0))
+    return r.base.n && r.cand.n && r.base.mean == r.cand.mean ? "+0.0%" : "–";
   return signed_pct(100 * (r.ratio.estimate - 1));
 }
 
@@ -90,20 +96,198 @@ std::string ci_text(const MetricChange& r) {
   return "[" + signed_pct(100 * (r.ratio.low - 1)) + ", " + signed_pct(100 * (r.ratio.high - 1)) + "]";
 }
 
-std::string p_text(const MetricChange& r) {
-  if (!r.test.valid)
-    return "–";
-  return r.test.p < 0.0001 ? "<0.0001" : fmt::format("{:.4f}", r.test.p);
+
+} // namespace
+
+namespace {
+
+// Informative metrics (CPU accounting): raw values, Welch's t-test, no family, no drift.
+void compare_informative(MetricChange& row, const MetricSeries& bm, const MetricSeries& cm, const CompareOptions& o) {
+  double confidence = 1 - o.alpha;
+  row.ratio = ratio_interval(cm.values, bm.values, confidence);
+  row.test = welch_t_test(bm.values, cm.values);
+  row.p = row.test.valid ? row.test.p : NAN;
+  double change_pct = row.base.mean != 0 ? 100 * (row.cand.mean / row.base.mean - 1) : 0;
+  if (row.base.n < 2 || row.cand.n < 2)
+    row.verdict = verdict::insufficient;
+  else if (!row.test.valid)
+    row.verdict = row.base.mean == row.cand.mean ? verdict::no_change : verdict::insufficient;
+  else if (row.test.p >= o.alpha || std::abs(change_pct) <= o.max_regression_pct)
+    row.verdict = verdict::no_change;
+  else
+    row.verdict = change_pct > 0 ? verdict::higher : verdict::lower;
+}
+
+std::string pct_of_log_sd(double var) { return fmt::format("±{:.1f}%", 100 * std::expm1(std::sqrt(var))); }
+
+// How many iterations per run would likely decide an undecided metric: the interval's
+// half-width must shrink to the distance between the change and the threshold; the
+// drift between runs does not shrink with iterations.
+void advise(MetricChange& row, double log_change, const CompareOptions& o, bool against_history) {
+  double threshold = worse_threshold(*row.def, o);
+  double sign = row.def->higher_is_better ? -1 : 1;
+  double margin = std::abs(threshold - sign * log_change);
+  double t = t_critical(row.df, 1 - o.alpha);
+  double needed = (margin / t) * (margin / t);
+  if (margin < 1e-3) {
+    row.advice = "the change is at the threshold: no number of iterations decides it";
+    return;
+  }
+  if (needed <= row.between_var) {
+    row.advice = fmt::format("the drift between runs ({}) alone is wider than the margin: more iterations will not "
+                             "decide it{}",
+                             pct_of_log_sd(row.between_var),
+                             against_history ? "" : "; compare with --against history (more runs)");
+    return;
+  }
+  double scale = row.within_var / (needed - row.between_var);
+  auto n = static_cast<double>(row.cand.n);
+  double more = std::ceil(n * scale);
+  if (more > 1000) {
+    row.advice = "more than 1000 iterations per run would be needed";
+    return;
+  }
+  row.more_iterations = static_cast<std::size_t>(std::max(more, n + 1));
+  row.advice = fmt::format("about {} iterations per run would likely decide it (now {})", row.more_iterations, row.cand.n);
+}
+
+// One performance metric: the figure on its basis, the noise model's variance, the test.
+// `base` is one run, or null with `lookback` as the base distribution (--against history).
+void compare_performance(MetricChange& row, const Analysis* base, const Analysis& cand, const Lookback* lookback,
+                         const CompareOptions& o) {
+  auto& exp = row.experiment;
+  auto& platform = row.platform;
+  std::string path(row.def->path);
+  bool against_history = base == nullptr;
+  Basis basis = Basis::absolute;
+  if (o.native_ratio && platform != "native" && run_figure(cand, exp, platform, path, Basis::native_ratio) &&
+      (against_history ? lookback->spread(exp, platform, path, Basis::native_ratio).has_value()
+                       : run_figure(*base, exp, platform, path, Basis::native_ratio).has_value()))
+    basis = Basis::native_ratio;
+  row.basis = basis;
+  auto fc = run_figure(cand, exp, platform, path, basis);
+  std::optional<RunFigure> fb;
+  std::optional<Spread> history;
+  if (lookback)
+    history = lookback->spread(exp, platform, path, basis);
+  if (!against_history)
+    fb = run_figure(*base, exp, platform, path, basis);
+  if (!fc || (against_history ? !history : !fb)) {
+    bool equal = !against_history && row.base.n && row.cand.n && row.base.min == row.base.max &&
+                 row.cand.min == row.cand.max && row.base.mean == row.cand.mean;
+    row.verdict = equal ? verdict::no_change : verdict::insufficient;
+    if (!equal && ((row.base.n && row.base.min <= 0) || (row.cand.n && row.cand.min <= 0)))
+      row.advice = "a value is not positive, so there is no log-scale comparison";
+    return;
+  }
+  if (fc->n < 2 || (fb && fb->n < 2)) {
+    row.verdict = verdict::insufficient;
+    row.advice = "one iteration: run two or more";
+    return;
+  }
+  double change = fc->log_value - (fb ? fb->log_value : history->mean_log);
+  // Variance components: (value, degrees of freedom).
+  std::vector<std::pair<double, double>> parts = {{fc->within_var, fc->df}};
+  if (fb)
+    parts.push_back({fb->within_var, fb->df});
+  row.within_var = fc->within_var + (fb ? fb->within_var : 0);
+  double k = history ? static_cast<double>(history->runs) : 0;
+  if (o.noise == NoiseModel::iterations && !against_history) {
+    row.noise = "iterations";
+  } else if (history) {
+    // A vs B: both runs drift (2τ²). Against history: the candidate drifts (τ²) and the
+    // lookback's mean is uncertain (s²/k).
+    row.between_var = against_history ? history->drift_var() + history->var_log / k : 2 * history->drift_var();
+    parts.push_back({row.between_var, k - 1});
+    row.noise = fmt::format("history ({} runs)", history->runs);
+    row.base_runs = against_history ? history->runs : 1;
+  } else if (basis == Basis::native_ratio) {
+    row.noise = "iterations";
+  } else {
+    row.noise = "unknown";
+    row.ratio.estimate = std::exp(change);
+    row.ratio.why_unbounded = "no earlier runs of this series to measure the drift between runs";
+    row.verdict = verdict::noise_unknown;
+    row.advice = "run `virtbench calibrate` on this host to measure the drift between runs, or pass --noise iterations "
+                 "(assumes none; overconfident)";
+    return;
+  }
+  double var = row.between_var + row.within_var;
+  double den = 0;
+  for (auto& [v, df] : parts)
+    if (v > 0 && df > 0 && std::isfinite(df))
+      den += v * v / df;
+  row.df = den > 0 ? var * var / den : std::numeric_limits<double>::infinity();
+  row.ratio.estimate = std::exp(change);
+  if (!(var > 0)) {
+    row.verdict = change == 0 ? verdict::no_change : verdict::insufficient;
+    row.ratio.why_unbounded = "no variation on either side";
+    row.advice = change == 0 ? "" : "the values do not vary, so there is no scale for the change";
+    return;
+  }
+  row.test = t_test_of(change, std::sqrt(var), row.df);
+  row.p = row.test.p;
+  if (o.test == TestKind::mann_whitney) {
+    row.rank = mann_whitney_u(fb ? fb->log_iterations : history->log_iterations, fc->log_iterations);
+    // With drift between runs a rank test on iterations is overconfident: require both
+    // (an intersection–union test keeps the level).
+    row.p = row.between_var > 0 ? std::max(row.rank.p, row.test.p) : row.rank.p;
+  }
+  double half = t_critical(row.df, 1 - o.alpha) * std::sqrt(var);
+  row.ratio.low = std::exp(change - half);
+  row.ratio.high = std::exp(change + half);
+  row.ratio.bounded = true;
+}
+
+void finish_verdicts(Comparison& c, const CompareOptions& o, bool against_history) {
+  std::vector<std::size_t> family;
+  std::vector<double> ps;
+  for (std::size_t i = 0; i < c.rows.size(); ++i)
+    if (c.rows[i].def->performance && c.rows[i].verdict.empty() && std::isfinite(c.rows[i].p)) {
+      family.push_back(i);
+      ps.push_back(c.rows[i].p);
+    }
+  auto adjusted = adjust_p_values(ps, o.correction);
+  c.family = family.size();
+  for (std::size_t k = 0; k < family.size(); ++k) {
+    auto& row = c.rows[family[k]];
+    row.p_adjusted = adjusted[k];
+    double change = std::log(row.ratio.estimate);
+    row.verdict = decide_verdict(*row.def, change, std::log(row.ratio.low), std::log(row.ratio.high), row.p_adjusted, o);
+    if (row.verdict == verdict::undecided)
+      advise(row, change, o, against_history);
+  }
+  bool unknown = false;
+  for (auto& row : c.rows) {
+    if (row.verdict == verdict::regressed)
+      ++c.regressions;
+    if (row.verdict == verdict::undecided || row.verdict == verdict::noise_unknown)
+      ++c.undecided;
+    unknown = unknown || row.verdict == verdict::noise_unknown;
+  }
+  if (unknown)
+    c.notes.push_back("noise unknown: absolute figures (native's, or every platform's with --no-native-ratio) need "
+                      "earlier runs of the same series on this host to measure the drift between runs; run `virtbench "
+                      "calibrate` (A/A runs into the history), or pass --noise iterations to assume no drift");
+}
+
+MetricChange new_row(const std::string& exp, const std::string& platform, const MetricDef& def) {
+  MetricChange row;
+  row.experiment = exp;
+  row.platform = platform;
+  row.def = &def;
+  return row;
 }
 
 } // namespace
 
 Comparison compare_results(const boost::json::object& base_doc, const boost::json::object& cand_doc,
-                           const CompareOptions& options) {
+                           const CompareOptions& options, const Lookback* lookback) {
   auto base = analyze(base_doc);
   auto cand = analyze(cand_doc);
   check_same_suite(base, cand);
   Comparison c;
+  c.lookback_runs = lookback ? lookback->run_ids().size() : 0;
   bool any_common = false;
   for (auto& p : base.platforms)
     if (std::find(cand.platforms.begin(), cand.platforms.end(), p) == cand.platforms.end())
@@ -124,26 +308,17 @@ Comparison compare_results(const boost::json::object& base_doc, const boost::jso
         auto* cm = cc->metric(def.path);
         if (!bm && !cm)
           continue;
-        MetricChange row;
-        row.experiment = exp.name;
-        row.platform = p;
-        row.def = &def;
-        if (!bm || !cm) {
+        auto row = new_row(exp.name, p, def);
+        if (bm)
+          row.base = describe_sample(bm->values, confidence);
+        if (cm)
+          row.cand = describe_sample(cm->values, confidence);
+        if (!bm || !cm)
           row.verdict = verdict::insufficient;
-          if (bm)
-            row.base = describe_sample(bm->values, confidence);
-          if (cm)
-            row.cand = describe_sample(cm->values, confidence);
-          c.rows.push_back(std::move(row));
-          continue;
-        }
-        row.base = describe_sample(bm->values, confidence);
-        row.cand = describe_sample(cm->values, confidence);
-        row.ratio = ratio_of_means(cm->values, bm->values, confidence);
-        row.test = welch_t_test(bm->values, cm->values);
-        row.verdict = decide_verdict(def, row.base, row.cand, row.test, options);
-        if (row.verdict == verdict::regressed)
-          ++c.regressions;
+        else if (!def.performance)
+          compare_informative(row, *bm, *cm, options);
+        else
+          compare_performance(row, &base, cand, lookback, options);
         c.rows.push_back(std::move(row));
       }
     }
@@ -152,30 +327,118 @@ Comparison compare_results(const boost::json::object& base_doc, const boost::jso
     throw UsageError("compare: the two runs share no platform with measured iterations; BASE has " +
                      fmt::format("{}", fmt::join(base.platforms, ", ")) + ", CANDIDATE has " +
                      fmt::format("{}", fmt::join(cand.platforms, ", ")));
+  finish_verdicts(c, options, false);
   return c;
 }
+
+Comparison compare_with_history(const boost::json::object& cand_doc, const Lookback& lookback,
+                                const CompareOptions& options) {
+  auto cand = analyze(cand_doc);
+  Comparison c;
+  c.lookback_runs = lookback.run_ids().size();
+  double confidence = 1 - options.alpha;
+  for (auto& cell : cand.cells)
+    for (auto& def : metric_catalog()) {
+      if (!def.performance)
+        continue;
+      auto* cm = cell.metric(def.path);
+      if (!cm)
+        continue;
+      std::string path(def.path);
+      auto abs = lookback.spread(cell.experiment->name, cell.platform, path, Basis::absolute);
+      auto row = new_row(cell.experiment->name, cell.platform, def);
+      row.cand = describe_sample(cm->values, confidence);
+      if (abs) {
+        row.base.n = abs->log_iterations.size();
+        row.base.mean = std::exp(abs->mean_log); // geometric mean of the runs' means
+      }
+      compare_performance(row, nullptr, cand, &lookback, options);
+      if (!abs && row.verdict == verdict::insufficient)
+        row.advice = fmt::format("{} earlier runs of this series in the history; --against history needs {}",
+                                 lookback.runs(cell.experiment->name, cell.platform, path, Basis::absolute),
+                                 k_min_lookback_runs);
+      c.rows.push_back(std::move(row));
+    }
+  finish_verdicts(c, options, true);
+  if (c.family == 0)
+    throw UsageError(fmt::format(
+        "compare --against history: the history has fewer than {} earlier runs of this suite with the candidate's "
+        "setup on this host ({} found); run `virtbench calibrate` to record some, or compare with --against last",
+        k_min_lookback_runs, lookback.run_ids().size()));
+  return c;
+}
+
+std::string lookback_mismatch(const boost::json::object& earlier, const boost::json::object& candidate) {
+  auto a = analyze(earlier);
+  auto b = analyze(candidate);
+  try {
+    check_same_suite(a, b);
+  } catch (const UsageError&) {
+    return "a different suite";
+  }
+  auto diffs = fingerprint_differences(earlier, candidate);
+  return diffs.empty() ? "" : diffs.front();
+}
+
+namespace {
+
+std::string correction_name(Correction c) {
+  return c == Correction::holm ? "Holm" : c == Correction::bh ? "Benjamini–Hochberg" : "no";
+}
+
+std::string method_text(const CompareOptions& o) {
+  return fmt::format(
+      "A performance metric regressed when it is more than {:g}% worse with {} p < {:g} ({} correction across the "
+      "call's metrics; {} test{}). {}; the noise between runs comes from {}. CI: the {:.0f}% interval of the change.",
+      o.max_regression_pct, o.correction == Correction::none ? "" : "adjusted", o.alpha, correction_name(o.correction),
+      o.test == TestKind::welch ? "a t" : "Mann–Whitney U and t",
+      o.test == TestKind::welch ? " on the log scale" : ", both must agree when runs drift",
+      o.native_ratio ? "docker, qemu and libvirt are compared on their ratio to native measured in the same rounds"
+                     : "every platform is compared on its absolute figures (--no-native-ratio)",
+      o.noise == NoiseModel::iterations ? "the iterations alone (--noise iterations: no drift assumed)"
+                                        : "earlier runs in the history where it has them",
+      100 * (1 - o.alpha));
+}
+
+std::string p_value_text(double p) {
+  if (!std::isfinite(p))
+    return "–";
+  return p < 0.0001 ? "<0.0001" : fmt::format("{:.4f}", p);
+}
+
+std::string basis_text(const MetricChange& r) {
+  if (!r.def->performance)
+    return "abs";
+  return r.basis == Basis::native_ratio ? "×native" : "abs";
+}
+
+} // namespace
 
 std::string render_comparison_text(const Comparison& c, const CompareOptions& options, const std::string& base_label,
                                    const std::string& cand_label) {
   std::vector<std::vector<std::string>> rows;
-  rows.push_back({"experiment", "platform", "metric", "n", "base mean", "cand mean", "change",
-                  fmt::format("{:.0f}% CI", 100 * (1 - options.alpha)), "p", "verdict"});
+  rows.push_back({"experiment", "platform", "metric", "n", "base mean", "cand mean", "basis", "change",
+                  fmt::format("{:.0f}% CI", 100 * (1 - options.alpha)), options.correction == Correction::none ? "p" : "p adj",
+                  "noise", "verdict"});
   std::map<std::string, int> counts;
+  std::vector<std::string> advice;
   for (auto& r : c.rows) {
-    rows.push_back({r.experiment, r.platform, std::string(r.def->label), fmt::format("{}/{}", r.base.n, r.cand.n),
+    double p = options.correction == Correction::none || !r.def->performance ? r.p : r.p_adjusted;
+    rows.push_back({r.experiment, r.platform, std::string(r.def->label),
+                    r.base_runs > 1 ? fmt::format("{}r/{}", r.base_runs, r.cand.n) : fmt::format("{}/{}", r.base.n, r.cand.n),
                     r.base.n ? format_number(r.base.mean) : "–", r.cand.n ? format_number(r.cand.mean) : "–",
-                    change_text(r), ci_text(r), p_text(r), r.verdict});
+                    basis_text(r), change_text(r), ci_text(r), p_value_text(p), r.noise.empty() ? "–" : r.noise, r.verdict});
     if (r.def->performance)
       ++counts[r.verdict];
+    if (r.def->performance && !r.advice.empty() && r.verdict != verdict::noise_unknown)
+      advice.push_back(fmt::format("{} / {} / {}: {}: {}", r.experiment, r.platform, r.def->label, r.verdict, r.advice));
   }
   std::vector<std::size_t> width(rows[0].size(), 0);
   for (auto& row : rows)
     for (std::size_t i = 0; i < row.size(); ++i)
       width[i] = std::max(width[i], display_width(row[i]));
   std::string out = fmt::format("BASE      {}\nCANDIDATE {}\n", base_label, cand_label);
-  out += fmt::format("A performance metric regressed when it is more than {:g}% worse with p < {:g} (Welch's t-test); "
-                     "CI is the {:.0f}% Fieller interval of the change.\n\n",
-                     options.max_regression_pct, options.alpha, 100 * (1 - options.alpha));
+  out += method_text(options) + "\n\n";
   std::string last_group;
   for (std::size_t k = 0; k < rows.size(); ++k) {
     auto& row = rows[k];
@@ -185,18 +448,26 @@ std::string render_comparison_text(const Comparison& c, const CompareOptions& op
     last_group = group;
     std::string line;
     for (std::size_t i = 0; i < row.size(); ++i) {
-      bool right = i >= 3 && i <= 8;
+      bool right = i == 3 || i == 4 || i == 5 || i == 7 || i == 8 || i == 9;
       auto pad = std::string(width[i] - display_width(row[i]), ' ');
       line += (i ? "  " : "") + (right ? pad + row[i] : row[i] + (i + 1 < row.size() ? pad : ""));
     }
     out += line + "\n";
   }
+  if (!advice.empty())
+    out += "\n";
+  for (auto& a : advice)
+    out += a + "\n";
   for (auto& n : c.notes)
     out += "note: " + n + "\n";
-  out += fmt::format("\nPerformance metrics: {} regressed, {} improved, {} no change, {} insufficient data.\n",
+  out += fmt::format("\nPerformance metrics: {} regressed, {} improved, {} no change, {} undecided, {} noise unknown, "
+                     "{} insufficient data ({} tests in the family{}).\n",
                      counts[verdict::regressed], counts[verdict::improved], counts[verdict::no_change],
-                     counts[verdict::insufficient]);
-  out += c.regressions ? "Verdict: REGRESSED (exit 1)\n" : "Verdict: no regression (exit 0)\n";
+                     counts[verdict::undecided], counts[verdict::noise_unknown], counts[verdict::insufficient], c.family,
+                     c.lookback_runs ? fmt::format("; {} earlier runs in the noise model", c.lookback_runs) : "");
+  out += c.regressions ? "Verdict: REGRESSED (exit 1)\n"
+         : c.undecided ? "Verdict: no regression found, some undecided (exit 0; 1 with --fail-on-undecided)\n"
+                       : "Verdict: no regression (exit 0)\n";
   return out;
 }
 
@@ -207,7 +478,14 @@ std::string render_comparison_json(const Comparison& c, const CompareOptions& op
   o["candidate"] = cand_label;
   o["max_regression_pct"] = options.max_regression_pct;
   o["alpha"] = options.alpha;
+  o["correction"] = options.correction == Correction::holm ? "holm" : options.correction == Correction::bh ? "bh" : "none";
+  o["test"] = options.test == TestKind::welch ? "welch" : "mann-whitney";
+  o["noise"] = options.noise == NoiseModel::iterations ? "iterations" : "auto";
+  o["native_ratio"] = options.native_ratio;
+  o["family"] = c.family;
+  o["lookback_runs"] = c.lookback_runs;
   o["regressed"] = c.regressions > 0;
+  o["undecided"] = c.undecided;
   boost::json::array rows;
   for (auto& r : c.rows) {
     boost::json::object row{{"experiment", r.experiment},
@@ -217,21 +495,40 @@ std::string render_comparison_json(const Comparison& c, const CompareOptions& op
                             {"n_base", r.base.n},
                             {"n_candidate", r.cand.n},
                             {"verdict", r.verdict}};
+    if (r.def->performance) {
+      row["basis"] = basis_name(r.basis);
+      row["noise"] = r.noise;
+      row["base_runs"] = r.base_runs;
+    }
     if (r.base.n)
       row["base_mean"] = r.base.mean;
     if (r.cand.n)
       row["candidate_mean"] = r.cand.mean;
-    if (r.ratio.estimate != 0 && r.base.mean != 0)
+    if (r.ratio.estimate > 0)
       row["change_pct"] = 100 * (r.ratio.estimate - 1);
     if (r.ratio.bounded) {
       row["change_ci_low_pct"] = 100 * (r.ratio.low - 1);
       row["change_ci_high_pct"] = 100 * (r.ratio.high - 1);
+    } else if (!r.ratio.why_unbounded.empty()) {
+      row["change_ci_unbounded"] = r.ratio.why_unbounded;
     }
     if (r.test.valid) {
       row["t"] = r.test.t;
-      row["df"] = r.test.df;
-      row["p"] = r.test.p;
+      row["df"] = std::isfinite(r.test.df) ? boost::json::value(r.test.df) : boost::json::value(nullptr);
     }
+    if (r.rank.valid) {
+      row["mann_whitney_u"] = r.rank.u;
+      row["mann_whitney_p"] = r.rank.p;
+      row["mann_whitney_exact"] = r.rank.exact;
+    }
+    if (std::isfinite(r.p))
+      row["p"] = r.p;
+    if (std::isfinite(r.p_adjusted))
+      row["p_adjusted"] = r.p_adjusted;
+    if (r.more_iterations)
+      row["more_iterations"] = r.more_iterations;
+    if (!r.advice.empty())
+      row["advice"] = r.advice;
     rows.push_back(std::move(row));
   }
   o["metrics"] = std::move(rows);
@@ -240,6 +537,93 @@ std::string render_comparison_json(const Comparison& c, const CompareOptions& op
     notes.push_back(boost::json::string(n));
   o["notes"] = std::move(notes);
   return pretty_json(o) + "\n";
+}
+
+namespace {
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  for (unsigned char ch : s) {
+    switch (ch) {
+    case '&': out += "&amp;"; break;
+    case '<': out += "&lt;"; break;
+    case '>': out += "&gt;"; break;
+    case '"': out += "&quot;"; break;
+    case '\'': out += "&apos;"; break;
+    default:
+      // XML 1.0 allows tab, newline and carriage return among the control characters.
+      if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
+        out += '?';
+      else
+        out += static_cast<char>(ch);
+    }
+  }
+  return out;
+}
+
+std::string row_message(const MetricChange& r, const CompareOptions& o) {
+  std::string m = fmt::format("{}: {} {} -> {}, change {}", r.verdict, r.def->label,
+                              r.base.n ? format_number(r.base.mean) : "–", r.cand.n ? format_number(r.cand.mean) : "–",
+                              change_text(r));
+  if (r.ratio.bounded)
+    m += fmt::format(" ({:.0f}% CI {})", 100 * (1 - o.alpha), ci_text(r));
+  if (std::isfinite(r.p_adjusted))
+    m += ", adjusted p " + p_value_text(r.p_adjusted);
+  m += fmt::format(", basis {}, noise {}", basis_name(r.basis), r.noise.empty() ? "–" : r.noise);
+  if (!r.advice.empty())
+    m += "; " + r.advice;
+  return m;
+}
+
+} // namespace
+
+std::string render_comparison_junit(const Comparison& c, const CompareOptions& o, const std::string& base_label,
+                                    const std::string& cand_label) {
+  // One <testsuite> per experiment × platform, so CI tools group the metrics.
+  std::vector<std::pair<std::string, std::vector<const MetricChange*>>> suites;
+  for (auto& r : c.rows) {
+    if (!r.def->performance)
+      continue;
+    auto name = r.experiment + "." + r.platform;
+    if (suites.empty() || suites.back().first != name)
+      suites.push_back({name, {}});
+    suites.back().second.push_back(&r);
+  }
+  std::size_t tests = 0, failures = 0, skipped = 0;
+  std::string body;
+  for (auto& [name, rows] : suites) {
+    std::size_t f = 0, sk = 0;
+    std::string cases;
+    for (auto* r : rows) {
+      cases += fmt::format("    <testcase name=\"{}\" classname=\"virtbench.{}\" time=\"0\">\n", xml_escape(std::string(r->def->path)),
+                           xml_escape(name));
+      auto msg = xml_escape(row_message(*r, o));
+      if (r->verdict == verdict::regressed) {
+        cases += fmt::format("      <failure message=\"{}\" type=\"regression\">{}</failure>\n", msg, msg);
+        ++f;
+      } else if (r->verdict == verdict::undecided || r->verdict == verdict::noise_unknown ||
+                 r->verdict == verdict::insufficient) {
+        cases += fmt::format("      <skipped message=\"{}\"/>\n", msg);
+        ++sk;
+      } else {
+        cases += fmt::format("      <system-out>{}</system-out>\n", msg);
+      }
+      cases += "    </testcase>\n";
+    }
+    body += fmt::format("  <testsuite name=\"virtbench.{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" "
+                        "time=\"0\">\n",
+                        xml_escape(name), rows.size(), f, sk);
+    body += fmt::format("    <properties>\n      <property name=\"base\" value=\"{}\"/>\n      <property "
+                        "name=\"candidate\" value=\"{}\"/>\n    </properties>\n",
+                        xml_escape(base_label), xml_escape(cand_label));
+    body += cases + "  </testsuite>\n";
+    tests += rows.size();
+    failures += f;
+    skipped += sk;
+  }
+  return fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"virtbench compare\" tests=\"{}\" "
+                     "failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"0\">\n{}</testsuites>\n",
+                     tests, failures, skipped, body);
 }
 
 namespace {

@@ -1,26 +1,41 @@
 #pragma once
-// `virtbench compare`: every metric of a candidate run against a base run, with the
-// change, its confidence interval, Welch's t-test and a verdict a CI job can act on.
+// `virtbench compare`: every metric of a candidate run against a base run (or the
+// history's distribution), with the change, its interval, a test under the noise model of
+// noise.hpp, multiple-testing correction across the call, and a verdict a CI job can act on.
 
 #include "catalog.hpp"
+#include "noise.hpp"
 #include "stats.hpp"
 
 #include <boost/json/object.hpp>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
 namespace virtbench {
 
+enum class NoiseModel {
+  automatic,  // history where it has the series, else iterations for ratios to native, else unknown
+  iterations, // the iterations alone, as if runs did not drift (overconfident; the old model)
+};
+enum class TestKind { welch, mann_whitney };
+
 struct CompareOptions {
   double max_regression_pct = 5; // a change smaller than this is "no change", whatever p says
-  double alpha = 0.05;           // significance level of Welch's t-test
+  double alpha = 0.01;           // family-wise (holm) or false-discovery (bh) level of the call
+  Correction correction = Correction::holm;
+  TestKind test = TestKind::welch;
+  NoiseModel noise = NoiseModel::automatic;
+  bool native_ratio = true; // compare virtualized platforms on their ratio to native
 };
 
 namespace verdict {
 inline constexpr const char* regressed = "regressed";
 inline constexpr const char* improved = "improved";
 inline constexpr const char* no_change = "no change";
+inline constexpr const char* undecided = "undecided: run more";
+inline constexpr const char* noise_unknown = "noise unknown";
 inline constexpr const char* insufficient = "insufficient data";
 // Informative metrics (catalog performance == false) never regress; they move.
 inline constexpr const char* higher = "higher (info)";
@@ -31,29 +46,55 @@ struct MetricChange {
   std::string experiment;
   std::string platform;
   const MetricDef* def = nullptr;
-  SampleStats base, cand;
-  Interval ratio; // mean(cand) / mean(base), Fieller 1 − alpha interval
-  WelchTest test;
+  SampleStats base, cand; // the raw values' statistics (base: the lookback's pooled iterations)
+  Basis basis = Basis::absolute;
+  std::string noise;      // "history (12 runs)", "iterations", "unknown"; empty for informative metrics
+  std::size_t base_runs = 1; // runs behind the base side (> 1 with --against history)
+  double between_var = 0; // log-scale variance of the change from drift between runs
+  double within_var = 0;  // ... from the iterations of the two runs
+  double df = 0;
+  Interval ratio;         // cand / base of the compared figure, with its 1 − alpha interval
+  WelchTest test;         // on the log-scale change with the noise model's variance
+  MannWhitney rank;       // on the iterations (--test mann-whitney)
+  double p = NAN;         // the test's two-sided p-value (NaN: no test)
+  double p_adjusted = NAN;
+  std::size_t more_iterations = 0; // for undecided: iterations per run that would likely decide it (0: unknown)
+  std::string advice;     // for undecided and noise unknown: what would decide it
   std::string verdict;
 };
 
 struct Comparison {
   std::vector<MetricChange> rows;
-  std::vector<std::string> notes; // platforms or metrics only one side has
+  std::vector<std::string> notes; // platforms or metrics only one side has, the noise model's gaps
   std::size_t regressions = 0;    // performance metrics with verdict "regressed"
+  std::size_t undecided = 0;      // ... "undecided: run more" or "noise unknown"
+  std::size_t family = 0;         // tests in the multiple-testing family
+  std::size_t lookback_runs = 0;  // earlier runs the noise model drew on
 };
 
-// The verdict for one metric. Regressed/improved need p < alpha and a change beyond
+// The verdict for one performance metric from the change of its figure (log scale,
+// candidate over base), the 1 − alpha interval of that change and its family-adjusted
+// p-value. Regressed/improved need adjusted p < alpha and a change beyond
 // max_regression_pct in the worse/better direction (by the catalog's higher_is_better);
-// fewer than two values on a side, or no variation at all with different means, is
-// "insufficient data".
-std::string decide_verdict(const MetricDef& def, const SampleStats& base, const SampleStats& cand,
-                           const WelchTest& test, const CompareOptions& options);
+// undecided when the interval reaches a regression beyond the threshold but the test
+// does not decide it; otherwise no change.
+std::string decide_verdict(const MetricDef& def, double log_change, double log_low, double log_high,
+                           double p_adjusted, const CompareOptions& options);
 
-// Compares two results documents. Throws UsageError when their suites differ (naming the
-// experiments that differ) or they share no platform.
+// Compares two results documents, with the spread between runs from `lookback` (may be
+// null). Throws UsageError when their suites differ (naming the experiments that differ)
+// or they share no platform.
 Comparison compare_results(const boost::json::object& base, const boost::json::object& cand,
-                           const CompareOptions& options);
+                           const CompareOptions& options, const Lookback* lookback = nullptr);
+
+// Compares a candidate with the distribution of earlier runs (the lookback's series
+// means and spread) instead of one base run. Throws UsageError when no series has
+// k_min_lookback_runs runs.
+Comparison compare_with_history(const boost::json::object& cand, const Lookback& lookback, const CompareOptions& options);
+
+// Whether an earlier run may serve in the candidate's lookback: same suite (experiments
+// and their arguments) and no fingerprint difference. Empty when it may; else why not.
+std::string lookback_mismatch(const boost::json::object& earlier, const boost::json::object& candidate);
 
 // Differences between the two runs' fingerprints in anything that changes performance:
 // per platform (accelerator, machine and CPU model, cache and aio mode, limits, storage
@@ -69,5 +110,10 @@ std::string render_comparison_text(const Comparison& c, const CompareOptions& op
 // The same as JSON (for CI tooling).
 std::string render_comparison_json(const Comparison& c, const CompareOptions& options, const std::string& base_label,
                                    const std::string& cand_label);
+
+// JUnit XML (the Jenkins/Ant form CI systems read): one testcase per performance metric,
+// a failure for each regression, skipped for undecided and noise unknown.
+std::string render_comparison_junit(const Comparison& c, const CompareOptions& options, const std::string& base_label,
+                                    const std::string& cand_label);
 
 } // namespace virtbench

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -357,6 +358,32 @@ boost::json::object History::baseline_for(const std::string& against, const boos
   if (ec || !v.is_object())
     throw Error("history " + m_path.string() + ": run " + chosen + " has unreadable results (" + ec.message() + ")");
   return std::move(v.as_object());
+}
+
+std::vector<std::pair<std::string, boost::json::object>>
+History::earlier_runs(const boost::json::object& candidate, const std::vector<std::string>& exclude, std::size_t limit,
+                      const std::function<bool(const boost::json::object&)>& accept) {
+  std::string hostname;
+  if (auto* h = candidate.if_contains("host"); h && h->is_object())
+    hostname = json_text(h->get_object().if_contains("hostname"));
+  Statement q(m_db,
+              "SELECT run_id, results FROM runs WHERE suite = ?1 AND coalesce(hostname, '') = ?2 AND complete = 1 "
+              "AND run_id <> ?3 AND (?4 = '' OR started_at < ?4) ORDER BY started_at DESC, run_id DESC;",
+              m_path);
+  q.bind(1, suite_name(candidate)).bind(2, hostname).bind(3, history_run_id(candidate));
+  q.bind(4, json_text(candidate.if_contains("started_at")));
+  std::vector<std::pair<std::string, boost::json::object>> runs;
+  while (q.step() && runs.size() < limit) {
+    auto id = q.text(0);
+    if (std::find(exclude.begin(), exclude.end(), id) != exclude.end())
+      continue;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(q.text(1), ec);
+    if (ec || !v.is_object() || !accept(v.as_object()))
+      continue; // unreadable or measured differently: not part of this lookback
+    runs.emplace_back(id, std::move(v.as_object()));
+  }
+  return runs;
 }
 
 void record_history(const fs::path& out_dir, const fs::path& data_dir,

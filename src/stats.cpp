@@ -56,9 +56,18 @@ SampleStats describe_sample(const std::vector<double>& values, double confidence
   if (s.n > 1) {
     s.stddev = std::sqrt(variance_of(values, s.mean));
     s.cv = s.mean != 0 ? s.stddev / std::abs(s.mean) : 0;
-    double half = t_critical(static_cast<double>(s.n - 1), confidence) * s.stddev / std::sqrt(static_cast<double>(s.n));
-    s.ci_low = s.mean - half;
-    s.ci_high = s.mean + half;
+    double t = t_critical(static_cast<double>(s.n - 1), confidence);
+    double root_n = std::sqrt(static_cast<double>(s.n));
+    if (s.min > 0) {
+      double half = t * s.cv / root_n; // the standard error of log(mean), by the delta method
+      s.ci_low = s.mean * std::exp(-half);
+      s.ci_high = s.mean * std::exp(half);
+      s.ci_log_scale = true;
+    } else {
+      double half = t * s.stddev / root_n;
+      s.ci_low = s.mean - half;
+      s.ci_high = s.mean + half;
+    }
   }
   // With MAD = 0 (most values equal) the rule has no scale: nothing is flagged.
   double limit = std::max(k_outlier_mads * k_mad_scale * s.mad, k_outlier_min_relative * std::abs(s.median));
@@ -78,8 +87,10 @@ Interval ratio_of_means(const std::vector<double>& numerator, const std::vector<
   if (b == 0)
     return r;
   r.estimate = a / b;
-  if (numerator.size() < 2 || denominator.size() < 2)
+  if (numerator.size() < 2 || denominator.size() < 2) {
+    r.why_unbounded = "one value on a side: run two or more iterations for an interval";
     return r;
+  }
   double na = static_cast<double>(numerator.size()), nb = static_cast<double>(denominator.size());
   double va = variance_of(numerator, a) / na; // squared standard errors of the means
   double vb = variance_of(denominator, b) / nb;
@@ -91,14 +102,149 @@ Interval ratio_of_means(const std::vector<double>& numerator, const std::vector<
   double t = t_critical(df, confidence);
   // Fieller: the theta with (a - theta b)^2 <= t^2 (va + theta^2 vb), a quadratic in theta.
   double qa = b * b - t * t * vb;
-  if (qa <= 0)
-    return r; // the denominator's mean is not clearly non-zero: the set is unbounded
+  if (qa <= 0) { // the denominator's mean is not clearly non-zero: the set is unbounded
+    r.why_unbounded = "the denominator's interval includes 0: more iterations (or less noise) would bound it";
+    return r;
+  }
   double disc = t * t * (a * a * vb + b * b * va - t * t * va * vb);
   double root = std::sqrt(std::max(disc, 0.0));
   r.low = (a * b - root) / qa;
   r.high = (a * b + root) / qa;
   r.bounded = true;
   return r;
+}
+
+Interval ratio_interval(const std::vector<double>& numerator, const std::vector<double>& denominator,
+                        double confidence) {
+  bool positive = !numerator.empty() && !denominator.empty() &&
+                  std::all_of(numerator.begin(), numerator.end(), [](double v) { return v > 0; }) &&
+                  std::all_of(denominator.begin(), denominator.end(), [](double v) { return v > 0; });
+  if (!positive || numerator.size() < 2 || denominator.size() < 2)
+    return ratio_of_means(numerator, denominator, confidence);
+  Interval r;
+  double a = mean_of(numerator), b = mean_of(denominator);
+  r.estimate = a / b;
+  double na = static_cast<double>(numerator.size()), nb = static_cast<double>(denominator.size());
+  // Squared standard errors of log(mean), by the delta method: var(x̄) / x̄².
+  double ua = variance_of(numerator, a) / (na * a * a);
+  double ub = variance_of(denominator, b) / (nb * b * b);
+  double df = ua + ub > 0 ? (ua + ub) * (ua + ub) / (ua * ua / (na - 1) + ub * ub / (nb - 1))
+                          : std::numeric_limits<double>::infinity();
+  double half = t_critical(df, confidence) * std::sqrt(ua + ub);
+  r.low = r.estimate * std::exp(-half);
+  r.high = r.estimate * std::exp(half);
+  r.bounded = true;
+  return r;
+}
+
+WelchTest t_test_of(double difference, double se, double df) {
+  WelchTest w;
+  if (!(se > 0) || !std::isfinite(difference) || !(df > 0))
+    return w;
+  w.t = difference / se;
+  w.df = df;
+  if (std::isfinite(df))
+    w.p = 2 * boost::math::cdf(boost::math::complement(boost::math::students_t_distribution<double>(df), std::abs(w.t)));
+  else
+    w.p = 2 * boost::math::cdf(boost::math::complement(boost::math::normal_distribution<double>(), std::abs(w.t)));
+  w.valid = true;
+  return w;
+}
+
+MannWhitney mann_whitney_u(const std::vector<double>& a, const std::vector<double>& b) {
+  MannWhitney m;
+  if (a.empty() || b.empty())
+    return m;
+  std::size_t na = a.size(), nb = b.size();
+  bool ties = false;
+  for (double x : a)
+    for (double y : b) {
+      if (y > x)
+        m.u += 1;
+      else if (y == x) {
+        m.u += 0.5;
+        ties = true;
+      }
+    }
+  std::vector<double> all(a);
+  all.insert(all.end(), b.begin(), b.end());
+  std::sort(all.begin(), all.end());
+  ties = ties || std::adjacent_find(all.begin(), all.end()) != all.end();
+  m.valid = true;
+  double mean_u = static_cast<double>(na * nb) / 2;
+  if (!ties && na * nb <= 2500) {
+    // Number of arrangements with each U, by the recurrence c(u; n, m) = c(u − m; n − 1, m)
+    // + c(u; n, m − 1) over how the largest value is labelled (Mann & Whitney 1947).
+    std::size_t max_u = na * nb;
+    // ways[j][u] for samples of size (i, j), built up over i.
+    std::vector<std::vector<double>> ways(nb + 1, std::vector<double>(max_u + 1, 0));
+    for (std::size_t j = 0; j <= nb; ++j)
+      ways[j][0] = 1; // i = 0: only U = 0
+    for (std::size_t i = 1; i <= na; ++i) {
+      std::vector<std::vector<double>> next(nb + 1, std::vector<double>(max_u + 1, 0));
+      next[0][0] = 1;
+      for (std::size_t j = 1; j <= nb; ++j)
+        for (std::size_t u = 0; u <= i * j; ++u)
+          // The largest value is a's (it beats none of b: U of b unchanged) or b's (it beats all i of a).
+          next[j][u] = ways[j][u] + (u >= i ? next[j - 1][u - i] : 0);
+      ways = std::move(next);
+    }
+    auto& dist = ways[nb];
+    double total = std::accumulate(dist.begin(), dist.end(), 0.0);
+    double u = std::min(m.u, static_cast<double>(max_u) - m.u); // the smaller tail
+    double tail = 0;
+    for (std::size_t k = 0; static_cast<double>(k) <= u; ++k)
+      tail += dist[k];
+    m.p = std::min(1.0, 2 * tail / total);
+    m.exact = true;
+    return m;
+  }
+  // Normal approximation; variance with the tie correction Σ(t³ − t) over tied groups.
+  double n = static_cast<double>(na + nb);
+  double tie_sum = 0;
+  for (std::size_t i = 0; i < all.size();) {
+    std::size_t j = i;
+    while (j < all.size() && all[j] == all[i])
+      ++j;
+    double t = static_cast<double>(j - i);
+    tie_sum += t * t * t - t;
+    i = j;
+  }
+  double var_u = static_cast<double>(na * nb) / 12 * ((n + 1) - tie_sum / (n * (n - 1)));
+  if (var_u <= 0) {
+    m.p = 1; // every value equal
+    return m;
+  }
+  double z = (std::abs(m.u - mean_u) - 0.5) / std::sqrt(var_u);
+  m.p = std::min(1.0, 2 * boost::math::cdf(boost::math::complement(boost::math::normal_distribution<double>(), std::max(z, 0.0))));
+  return m;
+}
+
+std::vector<double> adjust_p_values(const std::vector<double>& p, Correction c) {
+  std::size_t m = p.size();
+  std::vector<double> out(p);
+  if (c == Correction::none || m == 0)
+    return out;
+  std::vector<std::size_t> order(m);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](auto x, auto y) { return p[x] < p[y]; });
+  double md = static_cast<double>(m);
+  if (c == Correction::holm) {
+    // Step-down: the k-th smallest (0-based) times (m − k), kept non-decreasing.
+    double running = 0;
+    for (std::size_t k = 0; k < m; ++k) {
+      running = std::max(running, std::min(1.0, (md - static_cast<double>(k)) * p[order[k]]));
+      out[order[k]] = running;
+    }
+  } else {
+    // Step-up: the k-th smallest (1-based) times m / k, kept non-increasing from the top.
+    double running = 1;
+    for (std::size_t k = m; k-- > 0;) {
+      running = std::min(running, md / static_cast<double>(k + 1) * p[order[k]]);
+      out[order[k]] = std::min(1.0, running);
+    }
+  }
+  return out;
 }
 
 WelchTest welch_t_test(const std::vector<double>& a, const std::vector<double>& b) {

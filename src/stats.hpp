@@ -1,9 +1,12 @@
 #pragma once
-// Statistics of repeated measurements: descriptive statistics with a Student-t
-// confidence interval and flagged outliers, the ratio of two means with a Fieller
-// interval, and Welch's t-test. Distributions come from Boost.Math.
+// Statistics of repeated measurements: descriptive statistics with a confidence
+// interval (on the log scale for positive data) and flagged outliers, the ratio of two
+// means with an interval, Welch's t-test, the Mann–Whitney U test (exact for small
+// samples) and Holm / Benjamini–Hochberg adjusted p-values. Distributions come from
+// Boost.Math.
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 namespace virtbench {
@@ -26,7 +29,11 @@ struct SampleStats {
   double stddev = 0; // sample standard deviation (n - 1); 0 when n < 2
   double cv = 0;     // stddev / |mean|; 0 when n < 2 or mean == 0
   double min = 0, max = 0;
-  double ci_low = 0, ci_high = 0; // confidence interval of the mean (Student t); = mean when n < 2
+  // Confidence interval of the mean; = mean when n < 2. For positive data (throughput,
+  // latency) it is computed on the log scale, mean × exp(± t · cv / √n) (the delta
+  // method), so it never includes 0 or negative values; otherwise Student t.
+  double ci_low = 0, ci_high = 0;
+  bool ci_log_scale = false;
   double mad = 0;                 // unscaled median absolute deviation
   std::vector<std::size_t> outliers; // indices of values outside median ± max(3 × 1.4826 × MAD, 1% of |median|)
 
@@ -41,17 +48,26 @@ SampleStats describe_sample(const std::vector<double>& values, double confidence
 double t_critical(double df, double confidence);
 
 // A point estimate with an interval. `bounded` is false when the data cannot bound it
-// (too few values, or a denominator not clearly away from zero): then low/high are 0.
+// (too few values, or a denominator not clearly away from zero): then low/high are 0
+// and `why_unbounded` says why and what would bound it.
 struct Interval {
   double estimate = 0;
   double low = 0, high = 0;
   bool bounded = false;
+  std::string why_unbounded;
 };
 
 // mean(numerator) / mean(denominator) for two independent samples with a Fieller
 // interval (unequal variances; Welch–Satterthwaite degrees of freedom at the estimate).
 // Needs two or more values in each sample for an interval.
 Interval ratio_of_means(const std::vector<double>& numerator, const std::vector<double>& denominator,
+                        double confidence = 0.95);
+
+// mean(numerator) / mean(denominator) with an interval that respects the data: for
+// positive samples on the log scale, log(a/b) ± t · √(cv_a²/n_a + cv_b²/n_b) with
+// Welch–Satterthwaite degrees of freedom (always bounded with two or more values a
+// side, never ≤ 0); otherwise Fieller's (ratio_of_means).
+Interval ratio_interval(const std::vector<double>& numerator, const std::vector<double>& denominator,
                         double confidence = 0.95);
 
 struct WelchTest {
@@ -63,5 +79,28 @@ struct WelchTest {
 
 // Welch's unequal-variances t-test of mean(b) against mean(a).
 WelchTest welch_t_test(const std::vector<double>& a, const std::vector<double>& b);
+
+// A two-sided test of a difference with a known standard error and degrees of freedom:
+// t = difference / se, p = 2 P(T_df > |t|) (df infinite: the normal distribution).
+WelchTest t_test_of(double difference, double se, double df);
+
+struct MannWhitney {
+  double u = 0;       // U of b: the number of pairs (a_i, b_j) with b_j > a_i, ties counting 1/2
+  double p = 1;       // two-sided
+  bool exact = false; // exact distribution (no ties, small samples); else normal with tie correction
+  bool valid = false; // false when a side is empty
+};
+
+// The Mann–Whitney U (Wilcoxon rank-sum) test of b against a. Exact p-value when there
+// are no ties and n_a · n_b <= 2500; otherwise the normal approximation with the tie
+// correction and a continuity correction (as R's wilcox.test(exact = FALSE)).
+MannWhitney mann_whitney_u(const std::vector<double>& a, const std::vector<double>& b);
+
+enum class Correction { holm, bh, none };
+
+// Adjusted p-values for a family of tests, in the input's order: Holm's step-down
+// (family-wise error), Benjamini–Hochberg's step-up (false discovery rate) or none.
+// As R's p.adjust(p, "holm" | "BH" | "none").
+std::vector<double> adjust_p_values(const std::vector<double>& p, Correction c);
 
 } // namespace virtbench

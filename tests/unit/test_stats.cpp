@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 using namespace virtbench;
@@ -131,4 +132,110 @@ TEST_CASE("Fieller interval for a ratio of means") {
   auto single = ratio_of_means({6.0}, {2.0, 2.2});
   CHECK(single.estimate == doctest::Approx(6 / 2.1));
   CHECK_FALSE(single.bounded);
+}
+
+TEST_CASE("positive data: the interval of the mean is on the log scale and never reaches 0") {
+  // The quick suite's qemu fileio once printed 741.98 (-438.17–1922.1) reads/s. mpmath
+  // (stats_reference.py): mean × exp(± t(0.975, 4) · cv / √5).
+  std::vector<double> v = {741.98, 412.5, 1230.4, 655.0, 670.0};
+  auto s = describe_sample(v);
+  CHECK(s.ci_log_scale);
+  CHECK(s.mean == doctest::Approx(741.976));
+  CHECK(s.ci_low == doctest::Approx(449.160071818163).epsilon(1e-10));
+  CHECK(s.ci_high == doctest::Approx(1225.68415831689).epsilon(1e-10));
+  CHECK(s.ci_low > 0);
+  // A zero or negative value: Student t on the raw values, as before.
+  auto raw = describe_sample(k_sleep1);
+  CHECK_FALSE(raw.ci_log_scale);
+}
+
+TEST_CASE("ratio_interval: log scale for positive data, always bounded with two values a side") {
+  std::vector<double> native = {52110.3, 51874.9, 52402.7, 51988.1, 52230.6};
+  std::vector<double> tcg = {7512.4, 7490.8, 7555.1, 7431.9, 7528.3};
+  auto r = ratio_interval(native, tcg);
+  REQUIRE(r.bounded);
+  // mpmath: 6.94608259925104 (6.89198141374837–7.00060847224153), close to Fieller's
+  // 6.89206947672733–7.00069946645732 for data this tight.
+  CHECK(r.estimate == doctest::Approx(6.94608259925104).epsilon(1e-12));
+  CHECK(r.low == doctest::Approx(6.89198141374837).epsilon(1e-9));
+  CHECK(r.high == doctest::Approx(7.00060847224153).epsilon(1e-9));
+  // Fieller is unbounded here (the denominator's t interval includes 0); the log scale is not.
+  std::vector<double> noisy = {100, 5, 300, 2, 50};
+  CHECK_FALSE(ratio_of_means({10, 11, 12}, noisy).bounded);
+  auto log_r = ratio_interval({10, 11, 12}, noisy);
+  REQUIRE(log_r.bounded);
+  CHECK(log_r.low > 0);
+  CHECK(log_r.low < log_r.estimate);
+  CHECK(log_r.high > log_r.estimate);
+  // One value: no interval, and why.
+  auto single = ratio_interval({6.0}, {2.0, 2.2});
+  CHECK_FALSE(single.bounded);
+  CHECK(single.why_unbounded.find("two or more iterations") != std::string::npos);
+  CHECK(ratio_of_means({1, 2, 3}, {-1, 0.5, 1.5}).why_unbounded.find("includes 0") != std::string::npos);
+}
+
+TEST_CASE("Mann–Whitney U: exact p-values match R and full enumeration") {
+  // R ?wilcox.test (Hollander & Wolfe 1973, p. 69): W = 35, one-sided p = 0.1272.
+  // Enumerating all 3003 labellings (stats_reference.py): two-sided p = 0.254412254412254.
+  std::vector<double> x = {0.80, 0.83, 1.89, 1.04, 1.45, 1.38, 1.91, 1.64, 0.73, 1.46};
+  std::vector<double> y = {1.15, 0.88, 0.90, 0.74, 1.21};
+  auto m = mann_whitney_u(y, x);
+  REQUIRE(m.valid);
+  CHECK(m.exact);
+  CHECK(m.u == 35);
+  CHECK(m.p == doctest::Approx(0.254412254412254).epsilon(1e-12));
+  CHECK(mann_whitney_u(x, y).p == doctest::Approx(m.p).epsilon(1e-12));
+  // 5 against 5, fully separated: the smallest two-sided p there is, 2 / C(10, 5) = 2/252.
+  auto sep = mann_whitney_u({1, 2, 3, 4, 5}, {6, 7, 8, 9, 10});
+  CHECK(sep.exact);
+  CHECK(sep.u == 25);
+  CHECK(sep.p == doctest::Approx(2.0 / 252).epsilon(1e-12));
+}
+
+TEST_CASE("Mann–Whitney U: ties use the normal approximation with tie and continuity corrections") {
+  // stats_reference.py mw_normal (R: wilcox.test(a, b, exact = FALSE)): U = 24.5, p = 0.0933772436051155.
+  auto m = mann_whitney_u({1, 2, 2, 3, 4}, {2, 3, 4, 4, 5, 6});
+  REQUIRE(m.valid);
+  CHECK_FALSE(m.exact);
+  CHECK(m.u == 24.5);
+  CHECK(m.p == doctest::Approx(0.0933772436051155).epsilon(1e-10));
+  CHECK(mann_whitney_u({3, 3}, {3, 3}).p == 1);
+  CHECK_FALSE(mann_whitney_u({}, {1}).valid);
+}
+
+TEST_CASE("p-value adjustment: Holm and Benjamini–Hochberg as R's p.adjust") {
+  // By hand: sorted 0.005 0.01 0.03 0.04 → Holm ×4 ×3 ×2 ×1 = 0.02 0.03 0.06 0.04 → cummax
+  // 0.02 0.03 0.06 0.06; BH ×4/1 ×4/2 ×4/3 ×4/4 = 0.02 0.02 0.04 0.04 → cummin from the top.
+  std::vector<double> p = {0.01, 0.04, 0.03, 0.005};
+  auto holm = adjust_p_values(p, Correction::holm);
+  CHECK(holm[0] == doctest::Approx(0.03));
+  CHECK(holm[1] == doctest::Approx(0.06));
+  CHECK(holm[2] == doctest::Approx(0.06));
+  CHECK(holm[3] == doctest::Approx(0.02));
+  auto bh = adjust_p_values(p, Correction::bh);
+  CHECK(bh[0] == doctest::Approx(0.02));
+  CHECK(bh[1] == doctest::Approx(0.04));
+  CHECK(bh[2] == doctest::Approx(0.04));
+  CHECK(bh[3] == doctest::Approx(0.02));
+  CHECK(adjust_p_values(p, Correction::none) == p);
+
+  // Benjamini & Hochberg (1995), section 4.1: 15 p-values; at q = 0.05 BH rejects the 4
+  // smallest, Holm (like Bonferroni) the 3 smallest.
+  std::vector<double> bh95 = {0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344,
+                              0.0459, 0.3240, 0.4262, 0.5719, 0.6528, 0.7590, 1.0000};
+  auto count_below = [](const std::vector<double>& v) { return std::count_if(v.begin(), v.end(), [](double x) { return x < 0.05; }); };
+  CHECK(count_below(adjust_p_values(bh95, Correction::bh)) == 4);
+  CHECK(count_below(adjust_p_values(bh95, Correction::holm)) == 3);
+  CHECK(adjust_p_values({}, Correction::holm).empty());
+}
+
+TEST_CASE("t_test_of: a difference with its standard error") {
+  // t = 2 / 0.5 = 4, df 10: two-sided p = I_{10/26}(5, 1/2) = 0.00251833262473669 (mpmath; R: 2 * pt(-4, 10))
+  auto w = t_test_of(2, 0.5, 10);
+  REQUIRE(w.valid);
+  CHECK(w.t == 4);
+  CHECK(w.p == doctest::Approx(0.00251833262473669).epsilon(1e-10));
+  CHECK(t_test_of(1.96, 1, INFINITY).p == doctest::Approx(0.05).epsilon(1e-3));
+  CHECK_FALSE(t_test_of(1, 0, 5).valid);
+  CHECK_FALSE(t_test_of(NAN, 1, 5).valid);
 }
