@@ -209,6 +209,80 @@ class Reports(unittest.TestCase):
         p = vbtest.run("compare", outs[1], "--against", "last", "--db", os.path.join(self.tmp, "none.sqlite"), check=2)
         self.assertIn("no such database", p.stderr)
 
+    def make_history(self, shifted_from, count, factor):
+        """A history db of `count` runs edited from native-a, a day apart: every headline value
+        of a run × (1 ± 0.5%, seeded), and cpu events/s × `factor` from run `shifted_from` on.
+        Returns the db's path and the run ids in time order."""
+        import json
+        import random
+        rng = random.Random(5)
+        base = vbtest.load(os.path.join(RESULTS, "native-a"))
+        workloads = {e["name"]: e["workload"] for e in base["suite"]["experiments"]}
+        db = os.path.join(self.tmp, f"history-{count}.sqlite")
+        ids = []
+        for k in range(count):
+            doc = json.loads(json.dumps(base))
+            doc["started_at"] = f"2026-12-{k + 1:02d}T00:35:13Z"
+            doc["fixture_note"] = f"edited from native-a by test_report.py: run {k} of a synthetic history"
+            noise = {name: 1 + rng.uniform(-0.005, 0.005) for name in workloads}
+            for run in doc["runs"]:
+                m = run.get("metrics", {})
+                key = "events_per_sec" if workloads[run["experiment"]] == "cpu" else "reads_per_s"
+                if key in m:
+                    scale = noise[run["experiment"]] * (factor if key == "events_per_sec" and k >= shifted_from else 1)
+                    m[key] = m[key] * scale
+            out = os.path.join(self.tmp, f"h{count}-{k}")
+            os.makedirs(out)
+            with open(os.path.join(out, "results.json"), "w") as f:
+                json.dump(doc, f)
+            p = vbtest.run("history", "--db", db, "--add", out, check=0)
+            ids.append(re.match(r"added (\S+) from", p.stdout)[1])
+        return db, ids
+
+    def test_history_changes_finds_a_step_where_it_starts(self):
+        db, ids = self.make_history(shifted_from=8, count=16, factor=0.8)
+        p = vbtest.run("history", "--db", db, "--changes", check=0)
+        found = [l for l in p.stdout.splitlines() if l.startswith("2026-")]
+        self.assertEqual(len(found), 2, p.stdout)  # the two cpu experiments' events/s, nothing in fileio
+        for line, experiment in zip(found, ("exp1-cpu-2000", "exp2-cpu-20000")):
+            self.assertIn(ids[8], line)
+            self.assertIn(experiment, line)
+            self.assertIn("events/s", line)
+            self.assertIn("2026-12-09T00:35:13Z", line)  # the date of the first run of the new level
+            self.assertIn("5114446-dirty", line)  # its virtbench version
+            self.assertIn("worse", line)
+            shift = re.search(r"\s([+-]\d+\.\d)%\s+([+-]\d+\.\d)% to ([+-]\d+\.\d)%\s+(0\.\d+)", line)
+            self.assertIsNotNone(shift, line)
+            self.assertAlmostEqual(float(shift[1]), -20.0, delta=1.0)
+            self.assertLess(float(shift[2]), -20.0 + 1.0)
+            self.assertGreater(float(shift[3]), -20.0 - 1.0)
+            self.assertLess(float(shift[4]), 0.01)
+        self.assertIn("4 series checked, 2 change points", p.stdout)
+        self.assertNotIn("fewer than", p.stdout)
+        # The filters narrow the series; --metric picks a non-headline metric (unchanged here).
+        p = vbtest.run("history", "--db", db, "--changes", "--experiment", "exp2-cpu-20000", check=0)
+        self.assertIn("1 series checked, 1 change point ", p.stdout)
+        p = vbtest.run("history", "--db", db, "--changes", "--metric", "p95", "--platform", "native", check=0)
+        self.assertIn("series checked, 0 change points", p.stdout)
+        p = vbtest.run("history", "--db", db, "--changes", "--host-name", "vm", check=0)
+        self.assertIn("4 series checked, 2 change points", p.stdout)
+        p = vbtest.run("history", "--db", db, "--changes", "--host-name", "elsewhere", check=0)
+        self.assertIn("no results in", p.stdout)
+        # More runs needed on each side than the history has after the step: not checked.
+        p = vbtest.run("history", "--db", db, "--changes", "--min-runs", "9", check=0)
+        self.assertIn("4 series have fewer than 18 runs: not checked", p.stdout)
+        vbtest.run("history", "--db", db, "--changes", "--add", os.path.join(RESULTS, "native-a"), check=2)
+
+    def test_history_changes_on_a_flat_history_and_on_one_run(self):
+        db, _ = self.make_history(shifted_from=99, count=8, factor=1)
+        p = vbtest.run("history", "--db", db, "--changes", check=0)
+        self.assertIn("4 series checked, 0 change points", p.stdout)
+        db, _ = self.make_history(shifted_from=99, count=1, factor=1)
+        p = vbtest.run("history", "--db", db, "--changes", check=0)
+        self.assertIn("0 series checked, 0 change points", p.stdout)
+        self.assertIn("4 series have fewer than 6 runs: not checked", p.stdout)
+        self.assertEqual(p.stderr, "")
+
     def test_history_failure_is_a_warning_not_a_failed_run(self):
         data = os.path.join(self.tmp, "data")
         os.makedirs(os.path.join(data, "history.sqlite"))  # a directory where the database should be
