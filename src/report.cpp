@@ -158,10 +158,11 @@ void add_summary(ReportDoc& doc, const object& results, const Analysis& a) {
   }
   doc.push_back(table(std::move(t)));
   doc.push_back(paragraph(
-      "Measured iterations only (warm-ups and failed runs excluded). Intervals are 95%: the mean's from "
-      "Student's t; \"vs native\" is how many times slower (or faster) than native, for throughput "
-      "native ÷ platform and for latency platform ÷ native, with a Fieller interval for the ratio of two "
-      "means (Welch degrees of freedom); \"within noise\" means the interval includes 1. CV is the "
+      "Measured iterations only (warm-ups and failed runs excluded). Intervals are 95% and, for positive "
+      "values such as throughput and latency, on the log scale (mean × e^(±t·CV/√n)), so they never reach 0; "
+      "\"vs native\" is how many times slower (or faster) than native, for throughput native ÷ platform and "
+      "for latency platform ÷ native, its interval on the log scale too (Welch degrees of freedom); "
+      "\"within noise\" means the interval includes 1. CV is the "
       "coefficient of variation (standard deviation ÷ mean); above 10% a result is marked **noisy**" +
       std::string(any_noisy ? " and deserves more iterations before anyone draws a conclusion from it" : "") +
       ". Outliers are values farther than 3 × 1.4826 × MAD (and more than 1%) from the median; they are "

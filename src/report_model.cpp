@@ -146,8 +146,8 @@ std::optional<Interval> slowdown(const MetricSeries& baseline, const MetricSerie
   if (baseline.values.empty() || platform.values.empty())
     return std::nullopt;
   // For higher-is-better metrics a platform is k times slower when it does 1/k the work.
-  auto r = baseline.def->higher_is_better ? ratio_of_means(baseline.values, platform.values)
-                                          : ratio_of_means(platform.values, baseline.values);
+  auto r = baseline.def->higher_is_better ? ratio_interval(baseline.values, platform.values)
+                                          : ratio_interval(platform.values, baseline.values);
   if (r.estimate == 0 && !r.bounded)
     return std::nullopt;
   return r;
@@ -160,7 +160,7 @@ std::string describe_slowdown(const Interval& s) {
   double est = slower ? s.estimate : 1 / s.estimate;
   std::string text = fmt::format("{:.2f}× {}", est, slower ? "slower" : "faster");
   if (!s.bounded)
-    return text + " (no interval)";
+    return text + " (no interval: " + (s.why_unbounded.empty() ? "too few values" : s.why_unbounded) + ")";
   double lo = slower ? s.low : 1 / s.high;
   double hi = slower ? s.high : (s.low > 0 ? 1 / s.low : INFINITY);
   if (s.low <= 1 && s.high >= 1)

@@ -65,7 +65,8 @@ struct Analysis {
 Analysis analyze(const boost::json::object& results);
 
 // How many times slower `platform` is than `baseline` on a metric (> 1: slower, < 1:
-// faster), oriented by the catalog's higher_is_better, with a 95% Fieller interval.
+// faster), oriented by the catalog's higher_is_better, with a 95% interval (log scale for
+// positive values, see ratio_interval()).
 // Empty when either side has no values.
 std::optional<Interval> slowdown(const MetricSeries& baseline, const MetricSeries& platform);
 

@@ -1,4 +1,5 @@
-"""Reports, compare and history end to end: fixtures in tests/data/results and live native runs."""
+"""Reports, compare's input checks and history end to end: fixtures in tests/data/results and live
+native runs (compare's verdicts: test_compare.py)."""
 import os
 import re
 import shutil
@@ -41,8 +42,8 @@ def rows(text):
     """compare's table rows as dicts (experiment, platform, metric, verdict)."""
     out = []
     for line in text.splitlines():
-        m = re.match(r"^(\S+)\s+(\S+)\s+(.+?)\s+\d+/\d+\s+.*?\s{2}(regressed|improved|no change|insufficient data|"
-                     r"higher \(info\)|lower \(info\))$", line)
+        m = re.match(r"^(\S+)\s+(\S+)\s+(.+?)\s+\d+r?/\d+\s+.*?\s{2}(regressed|improved|no change|insufficient data|"
+                     r"undecided: run more|noise unknown|higher \(info\)|lower \(info\))$", line)
         if m:
             out.append({"experiment": m[1], "platform": m[2], "metric": m[3].strip(), "verdict": m[4]})
     return out
@@ -103,41 +104,6 @@ class Reports(unittest.TestCase):
         self.assertEqual([(r["platform"], r["experiment"], r["iteration"]) for r in failed],
                          [("qemu", "exp3-fileio-rndrw", "2")])
         self.assertGreater(float(table[-1]["host_user_pct"] or table[-1]["host_kernel_pct"]), 0)
-
-    def test_compare_verdicts_and_exit_codes(self):
-        a = os.path.join(RESULTS, "native-a")
-        cpu = {"exp1-cpu-2000", "exp2-cpu-20000"}
-        # Two real runs of one build: no change in any CPU workload metric.
-        p = vbtest.run("compare", a, os.path.join(RESULTS, "native-b"))
-        self.assertIn(p.returncode, (0, 1), p.stderr)
-        same = [r for r in rows(p.stdout) if r["experiment"] in cpu and "(info)" not in r["verdict"]]
-        self.assertGreaterEqual(len(same), 10)
-        for r in same:
-            if r["metric"] in ("events/s", "latency avg (ms)", "latency 95th percentile (ms)", "latency min (ms)"):
-                self.assertEqual(r["verdict"], "no change", r)
-        # 20% fewer CPU events/s in every iteration: regressed, exit 1.
-        p = vbtest.run("compare", a, os.path.join(RESULTS, "native-a-cpu-20pct-slower"), check=1)
-        ev = [r for r in rows(p.stdout) if r["metric"] == "events/s"]
-        self.assertEqual({r["experiment"]: r["verdict"] for r in ev},
-                         {"exp1-cpu-2000": "regressed", "exp2-cpu-20000": "regressed"})
-        self.assertIn("Verdict: REGRESSED (exit 1)", p.stdout)
-        # ... unless the threshold is above 20%.
-        vbtest.run("compare", a, os.path.join(RESULTS, "native-a-cpu-20pct-slower"), "--max-regression", "25", check=0)
-        # 20% more: improved, exit 0.
-        p = vbtest.run("compare", a, os.path.join(RESULTS, "native-a-cpu-20pct-faster"), check=0)
-        ev = [r for r in rows(p.stdout) if r["metric"] == "events/s"]
-        self.assertEqual({r["verdict"] for r in ev}, {"improved"})
-        # JSON for CI tooling says the same.
-        import json
-        p = vbtest.run("compare", a, os.path.join(RESULTS, "native-a-cpu-20pct-slower"), "--format", "json", check=1)
-        j = json.loads(p.stdout)
-        self.assertTrue(j["regressed"])
-        reg = [m for m in j["metrics"] if m["verdict"] == "regressed"]
-        self.assertEqual({m["metric"] for m in reg}, {"metrics.events_per_sec"})
-        for m in reg:
-            self.assertAlmostEqual(m["change_pct"], -20.0, delta=0.01)
-            self.assertLess(m["p"], 0.05)
-            self.assertLess(m["change_ci_high_pct"], 0)
 
     def test_compare_bad_input_exits_2_and_says_what_differs(self):
         a = os.path.join(RESULTS, "native-a")
