@@ -18,6 +18,37 @@ std::string text(const boost::json::value* v) {
 
 double number(const boost::json::value* v) { return v && v->is_number() ? v->to_number<double>() : 0; }
 
+// How many rounds each experiment of an adaptive run (--target-ci) took, and why it stopped.
+std::string adaptive_item(const boost::json::object& a) {
+  double target = number(a.if_contains("target_ci_pct"));
+  std::string limit = a.contains("max_iterations") ? fmt::format("{} measured rounds", text(a.if_contains("max_iterations")))
+                                                   : "3 × its planned iterations";
+  std::string each;
+  if (auto* e = a.if_contains("experiments"); e && e->is_object()) {
+    for (auto& [name, v] : e->as_object()) {
+      if (!v.is_object())
+        continue;
+      auto& x = v.as_object();
+      std::string widths;
+      if (auto* w = x.if_contains("half_width_pct"); w && w->is_object())
+        for (auto& [platform, h] : w->as_object())
+          widths += fmt::format("{}{} {}", widths.empty() ? "" : ", ", std::string(platform),
+                                h.is_number() ? fmt::format("±{:.2f}%", h.to_number<double>()) : std::string("unknown"));
+      each += fmt::format("{}{} took {} of {} planned, up to {} ({}{})", each.empty() ? "" : "; ", std::string(name),
+                          text(x.if_contains("rounds")), text(x.if_contains("planned")),
+                          text(x.if_contains("max_iterations")),
+                          x.contains("stopped") ? text(x.if_contains("stopped")) : std::string("still running"),
+                          widths.empty() ? "" : ": " + widths);
+    }
+  }
+  return fmt::format("**Adaptive iterations** (`--target-ci {:g}`): after an experiment's planned rounds, another "
+                     "interleaved round (platforms shuffled from the seed) was added while a platform still running had "
+                     "a 95% interval of the mean of its headline metric wider than ±{:g}% (on the log scale: t · cv / "
+                     "√n) of that mean, up to {}; failed platforms did not count. Rounds per experiment and why they stopped, with the "
+                     "last half-widths: {}.",
+                     target, target, limit, each.empty() ? "none recorded" : each);
+}
+
 } // namespace
 
 std::string render_methodology(const boost::json::object& r) {
@@ -61,6 +92,8 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
     items.push_back("**Order**: grouped: all of one platform's iterations, then the next platform's, as the assignment "
                     "did (drift over time then falls on whole platforms).");
   items.push_back("**Iterations** never overlap (the assignment's script started five sysbench processes at once).");
+  if (auto* a = r.if_contains("adaptive"); a && a->is_object())
+    items.push_back(adaptive_item(a->as_object()));
 
   // Warm-ups.
   std::string warm;

@@ -60,6 +60,19 @@ double EtaModel::remaining_s(std::size_t next, const std::vector<bool>& failed) 
   return total;
 }
 
+double EtaModel::extra_rounds_s(const std::vector<int>& rounds_left, std::size_t platform_count,
+                                const std::vector<bool>& failed) const {
+  double total = 0;
+  for (std::size_t e = 0; e < rounds_left.size() && e < m_time_s.size(); ++e) {
+    if (rounds_left[e] <= 0)
+      continue;
+    for (std::size_t p = 0; p < platform_count; ++p)
+      if (p >= failed.size() || !failed[p])
+        total += rounds_left[e] * estimate_s(Step{e, p, 0, 0, 0});
+  }
+  return total;
+}
+
 std::string format_duration(double seconds) {
   auto s = static_cast<long long>(std::llround(std::max(0.0, seconds)));
   if (s < 60)

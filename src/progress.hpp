@@ -22,12 +22,20 @@ class EtaModel {
 public:
   EtaModel(const Suite& suite, std::vector<Step> plan);
 
+  // The plan grew (adaptive rounds); what was measured so far still counts.
+  void set_plan(std::vector<Step> plan) { m_plan = std::move(plan); }
+
   // A step of the plan finished (or failed) after `seconds`.
   void record(const Step& step, double seconds);
 
   // Seconds the steps plan[next..] are estimated to take, leaving out the platforms in
   // `failed` (their remaining steps are skipped).
   double remaining_s(std::size_t next, const std::vector<bool>& failed = {}) const;
+
+  // Seconds the adaptive rounds not planned yet could add at most: `rounds_left[e]` more
+  // rounds of experiment e on each of `platform_count` platforms, leaving out the failed.
+  double extra_rounds_s(const std::vector<int>& rounds_left, std::size_t platform_count,
+                        const std::vector<bool>& failed = {}) const;
 
   // The estimate for one step: the mean of the same (platform, experiment) steps measured
   // so far; else the workload's time plus this platform's mean overhead beyond its

@@ -1,10 +1,12 @@
 #include "runner.hpp"
 
+#include "catalog.hpp"
 #include "host.hpp"
 #include "progress.hpp"
 #include "report.hpp"
 #include "results.hpp"
 #include "sampler.hpp"
+#include "stats.hpp"
 #include "util/error.hpp"
 #include "util/failure.hpp"
 #include "util/fs.hpp"
@@ -55,6 +57,64 @@ std::vector<Step> plan_steps(const Suite& suite, std::size_t platform_count, Ord
     });
   }
   return steps;
+}
+
+std::vector<Step> plan_extra_round(std::size_t experiment, int round, int iteration, std::size_t platform_count,
+                                   std::uint64_t seed) {
+  // Its own generator: the planned rounds' shuffles (plan_steps) stay what they were.
+  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32),
+                    static_cast<std::uint32_t>(experiment), static_cast<std::uint32_t>(round)};
+  std::mt19937_64 rng(seq);
+  std::vector<std::size_t> platforms(platform_count);
+  for (std::size_t p = 0; p < platform_count; ++p)
+    platforms[p] = p;
+  std::shuffle(platforms.begin(), platforms.end(), rng);
+  std::vector<Step> steps;
+  for (auto p : platforms)
+    steps.push_back({experiment, p, round, iteration, 0});
+  return steps;
+}
+
+std::string_view adaptive_stop_name(AdaptiveStop stop) {
+  switch (stop) {
+  case AdaptiveStop::target_met:
+    return "target met";
+  case AdaptiveStop::max_iterations:
+    return "max iterations";
+  case AdaptiveStop::platforms_failed:
+    return "platforms failed";
+  case AdaptiveStop::interrupted:
+    break;
+  }
+  return "interrupted";
+}
+
+std::optional<double> ci_half_width_pct(const std::vector<double>& values) {
+  auto s = describe_sample(values);
+  if (!s.has_ci() || !(s.mean > 0))
+    return std::nullopt;
+  // On the log scale the interval is mean × exp(± t · cv / √n): its half-width there.
+  if (s.ci_log_scale)
+    return 100 * std::log(s.ci_high / s.mean);
+  return 100 * (s.ci_high - s.ci_low) / 2 / s.mean;
+}
+
+std::optional<AdaptiveStop> adaptive_stop(const std::vector<std::optional<double>>& live_half_widths_pct,
+                                          int measured_rounds, double target_ci_pct, int max_iterations) {
+  if (live_half_widths_pct.empty())
+    return AdaptiveStop::platforms_failed;
+  if (std::all_of(live_half_widths_pct.begin(), live_half_widths_pct.end(),
+                  [&](auto& h) { return h && *h <= target_ci_pct; }))
+    return AdaptiveStop::target_met;
+  if (measured_rounds >= max_iterations)
+    return AdaptiveStop::max_iterations;
+  return std::nullopt;
+}
+
+int RunConfig::max_rounds(const Experiment& e) const {
+  if (!adaptive())
+    return e.iterations;
+  return max_iterations ? *max_iterations : 3 * e.iterations;
 }
 
 namespace {
@@ -147,14 +207,19 @@ void preflight(const RunConfig& config, bool assume_yes,
     }
   }
 
-  // Time: every step at its workload's time plus the default overheads.
-  auto steps = plan_steps(config.suite, config.platforms.size(), config.order, config.seed);
-  EtaModel eta(config.suite, steps);
+  // Time: every step at its workload's time plus the default overheads; adaptive runs at
+  // their longest (every experiment at its maximum rounds).
+  auto longest = config.suite;
+  for (auto& e : longest.experiments)
+    e.iterations = config.max_rounds(e);
+  auto steps = plan_steps(longest, config.platforms.size(), config.order, config.seed);
+  EtaModel eta(longest, steps);
   auto estimate = eta.remaining_s(0);
   if (estimate > 86400 && !assume_yes)
-    problems.push_back(fmt::format("preflight: the plan is estimated to take {} ({} steps on {} platform(s)); pass "
-                                   "--yes to run it anyway, or lower --iterations or --time",
-                                   format_duration(estimate), steps.size(), config.platforms.size()));
+    problems.push_back(fmt::format("preflight: the plan is estimated to take {}{} ({} steps on {} platform(s)); pass "
+                                   "--yes to run it anyway, or lower --iterations{} or --time",
+                                   config.adaptive() ? "up to " : "", format_duration(estimate), steps.size(),
+                                   config.platforms.size(), config.adaptive() ? ", --max-iterations" : ""));
   if (!problems.empty()) {
     std::string text;
     for (auto& p : problems)
@@ -251,6 +316,8 @@ public:
     signals.cancel();
 
     auto& doc = m_results.doc();
+    if (interrupted || failure)
+      close_adaptive(interrupted || is_cancellation(failure));
     doc["finished_at"] = utc_now_iso8601();
     doc["interrupted"] = interrupted;
     m_results.flush();
@@ -321,6 +388,17 @@ private:
     doc["seed"] = m_config.seed;
     doc["drop_caches"] = m_config.drop_caches;
     doc["sample_interval_ms"] = m_config.sample_interval.count();
+    if (m_config.adaptive()) {
+      boost::json::object adaptive{{"target_ci_pct", m_config.target_ci_pct},
+                                   {"interval", "95% interval of the mean of each platform's headline metric on the "
+                                                "log scale, mean × exp(± t · cv / √n); half-width 100 · t · cv / √n %"},
+                                   {"experiments", boost::json::object{}}};
+      if (m_config.max_iterations)
+        adaptive["max_iterations"] = *m_config.max_iterations;
+      else
+        adaptive["max_iterations_rule"] = "3 × each experiment's iterations";
+      doc["adaptive"] = std::move(adaptive);
+    }
     m_results.flush();
   }
 
@@ -474,44 +552,193 @@ private:
     auto steps = plan_steps(m_config.suite, m_slots.size(), m_config.order, m_config.seed);
     m_eta.emplace(m_config.suite, steps);
     m_measure_started = std::chrono::steady_clock::now();
-    std::size_t total = steps.size();
+    for (auto& e : m_config.suite.experiments)
+      m_rounds_left.push_back(m_config.max_rounds(e) - e.iterations);
     // Where a platform's last step of an experiment is: its fileio data set goes after it.
-    std::vector<bool> last_of_platform(total, false);
+    // An adaptive experiment's last round is known only once it has run (unless it is its
+    // maximum): then the data sets go when it stops, below.
+    std::vector<bool> cleanup_after(steps.size(), false);
     std::set<std::pair<std::size_t, std::size_t>> seen;
-    for (std::size_t i = total; i-- > 0;)
-      last_of_platform[i] = seen.insert({steps[i].platform, steps[i].experiment}).second;
+    for (std::size_t i = steps.size(); i-- > 0;)
+      cleanup_after[i] = seen.insert({steps[i].platform, steps[i].experiment}).second &&
+                         steps[i].iteration >= m_config.max_rounds(m_config.suite.experiments[steps[i].experiment]);
     PlatformSlot* current = nullptr;
-    for (std::size_t i = 0; i < total; ++i) {
-      auto& step = steps[i];
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      auto step = steps[i]; // a copy: adaptive rounds grow `steps`
+      m_current_experiment = step.experiment;
       auto& slot = m_slots[step.platform];
-      if (!slot.failure.empty())
-        continue;
-      std::exception_ptr failure;
-      try {
-        if (current != &slot) {
-          auto* from = current;
-          current = nullptr;
-          auto t0 = std::chrono::steady_clock::now();
-          bool ok = co_await switch_to(from, slot);
-          trace("switch", t0);
-          if (!ok)
-            continue;
-          current = &slot;
+      if (slot.failure.empty()) {
+        std::exception_ptr failure;
+        try {
+          bool ready = current == &slot;
+          if (!ready) {
+            auto* from = current;
+            current = nullptr;
+            auto t0 = std::chrono::steady_clock::now();
+            ready = co_await switch_to(from, slot);
+            trace("switch", t0);
+            if (ready)
+              current = &slot;
+          }
+          if (ready)
+            co_await run_step(step, slot, i + 1, steps.size(), cleanup_after[i]);
+        } catch (...) {
+          failure = std::current_exception();
         }
-        co_await run_step(step, slot, i + 1, total, last_of_platform[i]);
-      } catch (...) {
-        failure = std::current_exception();
+        if (failure) {
+          if (is_cancellation(failure) || co_await cancelled())
+            std::rethrow_exception(failure);
+          fail_platform(slot, slot.platform->name() + ": " + what_of(failure));
+          if (current == &slot)
+            current = nullptr;
+        }
       }
-      if (failure) {
+
+      bool end_of_experiment = i + 1 == steps.size() || steps[i + 1].experiment != step.experiment;
+      if (!m_config.adaptive() || !end_of_experiment)
+        continue;
+      const auto& exp = m_config.suite.experiments[step.experiment];
+      auto more = adaptive_round_after(step);
+      if (!more.empty()) {
+        bool last_possible = more.front().iteration >= m_config.max_rounds(exp);
+        steps.insert(steps.begin() + static_cast<std::ptrdiff_t>(i + 1), more.begin(), more.end());
+        cleanup_after.insert(cleanup_after.begin() + static_cast<std::ptrdiff_t>(i + 1), more.size(), last_possible);
+        m_eta->set_plan(steps);
+        continue;
+      }
+      if (exp.workload != Workload::fileio)
+        continue;
+      // It stopped before its maximum: the data sets its platforms still hold go now, the
+      // thawed platform's first (no switch for it). Inline, not a helper (GCC 12, above).
+      std::vector<std::size_t> holders;
+      for (std::size_t p = 0; p < m_slots.size(); ++p)
+        if (m_slots[p].failure.empty() && m_slots[p].prepared.contains(step.experiment))
+          holders.insert(&m_slots[p] == current ? holders.begin() : holders.end(), p);
+      for (auto p : holders) {
+        auto& holder = m_slots[p];
+        std::exception_ptr failure;
+        try {
+          bool ready = current == &holder;
+          if (!ready) {
+            auto* from = current;
+            current = nullptr;
+            ready = co_await switch_to(from, holder);
+            if (ready)
+              current = &holder;
+          }
+          if (ready)
+            co_await cleanup_data_set(holder, step.experiment);
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        if (!failure)
+          continue;
         if (is_cancellation(failure) || co_await cancelled())
           std::rethrow_exception(failure);
-        fail_platform(slot, slot.platform->name() + ": " + what_of(failure));
-        if (current == &slot)
-          current = nullptr;
+        bool lost = false;
+        try {
+          std::rethrow_exception(first_of(failure));
+        } catch (const PlatformLost&) {
+          lost = true;
+        } catch (...) {
+        }
+        if (lost) {
+          fail_platform(holder, holder.platform->name() + ": " + what_of(failure));
+          if (current == &holder)
+            current = nullptr;
+        } else {
+          log(fmt::format("warning: {}: removing the data set of {} failed: {}", holder.platform->name(), exp.name,
+                          what_of(failure)));
+        }
       }
     }
     if (current && current->failure.empty())
       co_await current->platform->freeze();
+  }
+
+  // At the end of an adaptive experiment's plan (`last` is its last step): records how it
+  // stands in results.json's "adaptive" and returns its next round, or nothing once the
+  // stop rule (adaptive_stop) says it is done.
+  std::vector<Step> adaptive_round_after(const Step& last) {
+    const auto& exp = m_config.suite.experiments[last.experiment];
+    auto metric = headline_metric(workload_name(exp.workload));
+    int max = m_config.max_rounds(exp);
+    boost::json::object widths;
+    std::vector<std::optional<double>> live;
+    std::string summary;
+    for (auto& slot : m_slots) {
+      if (!slot.failure.empty())
+        continue; // a failed platform does not hold the others back
+      auto name = slot.platform->name();
+      std::vector<double> values;
+      for (auto& v : m_results.doc()["runs"].as_array()) {
+        auto& run = v.as_object();
+        if (run.contains("warmup") || run.contains("error") || run.at("experiment").as_string() != exp.name ||
+            run.at("platform").as_string() != name)
+          continue;
+        if (auto x = metric_value(run, metric))
+          values.push_back(*x);
+      }
+      auto h = ci_half_width_pct(values);
+      live.push_back(h);
+      if (h)
+        widths[name] = std::round(*h * 1000) / 1000;
+      else
+        widths[name] = nullptr;
+      summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", name, h ? fmt::format("±{:.2f}%", *h) : "unknown");
+    }
+    int rounds = last.iteration;
+    auto stop = adaptive_stop(live, rounds, m_config.target_ci_pct, max);
+    boost::json::object entry{{"planned", exp.iterations}, {"max_iterations", max}, {"rounds", rounds},
+                              {"half_width_pct", std::move(widths)}};
+    if (stop)
+      entry["stopped"] = adaptive_stop_name(*stop);
+    m_results.doc()["adaptive"].as_object()["experiments"].as_object()[exp.name] = std::move(entry);
+    m_results.flush();
+    if (summary.empty())
+      summary = "no live platform";
+    if (stop) {
+      m_rounds_left[last.experiment] = 0;
+      log(fmt::format("{}: {} after {} round(s): 95% interval half-width {} (target ±{:g}%)", exp.name,
+                      adaptive_stop_name(*stop), rounds, summary, m_config.target_ci_pct));
+      return {};
+    }
+    m_rounds_left[last.experiment] = max - rounds - 1;
+    log(fmt::format("{}: 95% interval half-width {} (target ±{:g}%): adding round {} of up to {}", exp.name, summary,
+                    m_config.target_ci_pct, rounds + 1, max));
+    return plan_extra_round(last.experiment, last.round + 1, rounds + 1, m_slots.size(), m_config.seed);
+  }
+
+  // After an interrupted or failed run: the experiment it was in says so in "adaptive".
+  void close_adaptive(bool interrupted) {
+    if (!m_config.adaptive() || !m_current_experiment)
+      return;
+    const auto& exp = m_config.suite.experiments[*m_current_experiment];
+    auto& experiments = m_results.doc()["adaptive"].as_object()["experiments"].as_object();
+    boost::json::object entry{{"planned", exp.iterations}, {"max_iterations", m_config.max_rounds(exp)}};
+    if (auto* e = experiments.if_contains(exp.name)) {
+      if (e->as_object().contains("stopped"))
+        return;
+      entry = e->as_object();
+    }
+    std::int64_t rounds = 0;
+    for (auto& v : m_results.doc()["runs"].as_array()) {
+      auto& run = v.as_object();
+      if (!run.contains("warmup") && run.at("experiment").as_string() == exp.name)
+        rounds = std::max(rounds, run.at("iteration").to_number<std::int64_t>());
+    }
+    entry["rounds"] = rounds;
+    entry["stopped"] = interrupted ? adaptive_stop_name(AdaptiveStop::interrupted) : "error";
+    experiments[exp.name] = std::move(entry);
+  }
+
+  // Removes an experiment's fileio data set from a platform.
+  awaitable<void> cleanup_data_set(PlatformSlot& slot, std::size_t experiment) {
+    auto t0 = std::chrono::steady_clock::now();
+    co_await exec_checked(*slot.platform, m_config.suite.experiments[experiment].sysbench_argv("cleanup"),
+                          std::chrono::minutes(5));
+    slot.prepared.erase(experiment);
+    trace("cleanup", t0);
   }
 
   // fileio on a data set smaller than the platform's RAM, without direct I/O, measures
@@ -642,7 +869,10 @@ private:
     Platform& p = *slot.platform;
     const auto& exp = m_config.suite.experiments[step.experiment];
     std::string label = step.warmup ? fmt::format("warm-up {}/{}", step.warmup, exp.warmup)
-                                    : fmt::format("iteration {}/{}", step.iteration, exp.iterations);
+                        : m_config.adaptive()
+                            ? fmt::format("iteration {} ({} planned, adaptive: up to {})", step.iteration, exp.iterations,
+                                          m_config.max_rounds(exp))
+                            : fmt::format("iteration {}/{}", step.iteration, exp.iterations);
     auto raw_rel = fs::path("raw") / p.name() / exp.name /
                    (step.warmup ? fmt::format("warmup-{}.txt", step.warmup) : fmt::format("{}.txt", step.iteration));
     fs::create_directories(m_config.out_dir / raw_rel.parent_path());
@@ -775,12 +1005,8 @@ private:
         throw Error(fmt::format("{} exited with code {}\n{}", format_argv(exp.sysbench_argv("run")), result.exit_code,
                                 tail_lines(result.err + result.out, 15)));
       run["metrics"] = metrics_to_json(parse_sysbench_output(result.out, exp.workload));
-      if (exp.workload == Workload::fileio && last_of_experiment) {
-        auto t0 = std::chrono::steady_clock::now();
-        co_await exec_checked(p, exp.sysbench_argv("cleanup"), std::chrono::minutes(5));
-        slot.prepared.erase(step.experiment);
-        trace("cleanup", t0);
-      }
+      if (exp.workload == Workload::fileio && last_of_experiment)
+        co_await cleanup_data_set(slot, step.experiment);
     } catch (...) {
       failure = std::current_exception();
     }
@@ -817,8 +1043,12 @@ private:
     for (auto& slot : m_slots)
       failed.push_back(!slot.failure.empty());
     double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_measure_started).count();
-    return fmt::format(" \u2014 {} elapsed, ~{} left", format_duration(elapsed),
-                       format_duration(m_eta->remaining_s(done, failed)));
+    auto left = m_eta->remaining_s(done, failed);
+    auto text = fmt::format(" \u2014 {} elapsed, ~{} left", format_duration(elapsed), format_duration(left));
+    // Adaptive rounds not planned yet may add up to this much.
+    if (auto extra = m_eta->extra_rounds_s(m_rounds_left, m_slots.size(), failed); extra > 0)
+      text += fmt::format(" (adaptive: up to ~{})", format_duration(left + extra));
+    return text;
   }
 
   RunConfig m_config;
@@ -826,6 +1056,8 @@ private:
   std::vector<PlatformSlot> m_slots;
   std::optional<EtaModel> m_eta;
   std::chrono::steady_clock::time_point m_measure_started;
+  std::vector<int> m_rounds_left;                   // per experiment: adaptive rounds it may still add
+  std::optional<std::size_t> m_current_experiment;  // the one the run is in (adaptive records)
 };
 
 } // namespace

@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace virtbench {
@@ -30,6 +32,30 @@ struct Step {
 // assignment did. Pure, so the schedule is testable and reproducible from the seed.
 std::vector<Step> plan_steps(const Suite& suite, std::size_t platform_count, Order order, std::uint64_t seed);
 
+// One more interleaved round of `experiment` for adaptive iterations: every platform once,
+// shuffled from a generator seeded by (`seed`, experiment, round), so the schedule stays
+// reproducible from the seed and the number of rounds each experiment took.
+std::vector<Step> plan_extra_round(std::size_t experiment, int round, int iteration, std::size_t platform_count,
+                                   std::uint64_t seed);
+
+// Why an adaptive experiment got no further round (results.json "adaptive"; the methodology).
+enum class AdaptiveStop { target_met, max_iterations, platforms_failed, interrupted };
+// "target met", "max iterations", "platforms failed", "interrupted"
+std::string_view adaptive_stop_name(AdaptiveStop stop);
+
+// The half-width of the 95% interval of the mean of `values` in percent: describe_sample's
+// interval on the log scale, mean × exp(± t · cv / √n), has half-width t · cv / √n there
+// (Student t's relative half-width); for data that is not all positive, (high − low) / 2 /
+// mean. nullopt with fewer than two values or a mean <= 0.
+std::optional<double> ci_half_width_pct(const std::vector<double>& values);
+
+// The stop rule of adaptive iterations, after `measured_rounds` rounds: the target is met
+// when every live platform's headline half-width (nullopt: not known yet) is at most
+// `target_ci_pct`; else max iterations once `measured_rounds` >= `max_iterations`; with no
+// live platform left, platforms failed. nullopt: run another round.
+std::optional<AdaptiveStop> adaptive_stop(const std::vector<std::optional<double>>& live_half_widths_pct,
+                                          int measured_rounds, double target_ci_pct, int max_iterations);
+
 struct RunConfig {
   Suite suite;
   std::vector<std::string> platforms;
@@ -40,12 +66,21 @@ struct RunConfig {
   std::chrono::milliseconds sample_interval{200};
   std::vector<std::string> command_line; // recorded in results.json
   PlatformOptions platform_options;
+  // Adaptive iterations (--target-ci, --max-iterations): after an experiment's planned
+  // rounds, another interleaved round while a live platform's headline metric has a 95%
+  // interval half-width above target_ci_pct % of its mean. 0: off.
+  double target_ci_pct = 0;
+  std::optional<int> max_iterations; // measured rounds at most; nullopt: 3 × the experiment's iterations
+
+  bool adaptive() const { return target_ci_pct > 0; }
+  // The most measured rounds `e` may take (its iterations when not adaptive).
+  int max_rounds(const Experiment& e) const;
 };
 
 // Refuses impossible plans before any platform starts, with one line per problem
 // (UsageError, exit 2): a fileio data set larger than the free space where a platform
 // will write it (needed and free bytes, the path); a plan estimated to take more than a
-// day, unless `assume_yes`. `free_bytes` answers for a path (statvfs; replaceable in tests).
+// day (adaptive: every experiment at its maximum rounds), unless `assume_yes`. `free_bytes` answers for a path (statvfs; replaceable in tests).
 void preflight(const RunConfig& config, bool assume_yes,
                const std::function<std::uint64_t(const std::filesystem::path&)>& free_bytes = {});
 
