@@ -2,6 +2,7 @@
 
 #include "commands.hpp"
 
+#include "calibrate.hpp"
 #include "history.hpp"
 #include "host.hpp"
 #include "report.hpp"
@@ -14,6 +15,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <csignal>
 #include <iostream>
 #include <random>
 #include <unistd.h>
@@ -48,6 +50,13 @@ struct RunArgs {
   std::string scratch_dir;
   bool force = false;
   bool yes = false;
+  std::optional<double> target_ci_pct;
+  std::optional<int> max_iterations;
+};
+
+struct CalibrateArgs {
+  RunArgs run;
+  int runs = 5;
 };
 
 void log_line(const std::string& line) { std::cerr << line << std::endl; }
@@ -93,7 +102,32 @@ std::uint64_t largest_fileio_bytes(const Suite& suite) {
   return largest;
 }
 
-int run_command(const RunArgs& a, const GlobalOptions& g) {
+// --target-ci and --max-iterations, checked against the suite (UsageError, exit 2).
+void configure_adaptive(RunConfig& config, const RunArgs& a) {
+  if (a.max_iterations && !a.target_ci_pct)
+    throw UsageError("--max-iterations bounds the rounds --target-ci adds; give --target-ci PCT too (e.g. "
+                     "--target-ci 2 --max-iterations " + std::to_string(*a.max_iterations) + ")");
+  if (!a.target_ci_pct)
+    return;
+  double t = *a.target_ci_pct;
+  if (!(t > 0 && t < 100))
+    throw UsageError(fmt::format("--target-ci {:g}: the target is a 95% interval half-width in percent of the mean, "
+                                 "more than 0 and less than 100 (e.g. --target-ci 2)", t));
+  if (config.order == Order::grouped)
+    throw UsageError("--target-ci adds interleaved rounds (every platform once per round); it needs --order interleaved");
+  if (a.max_iterations)
+    for (auto& e : config.suite.experiments)
+      if (*a.max_iterations < e.iterations)
+        throw UsageError(fmt::format("--max-iterations {} is less than the {} iterations of experiment {}: it counts "
+                                     "every measured round, the planned ones too; raise it to at least {} or lower "
+                                     "--iterations",
+                                     *a.max_iterations, e.iterations, e.name, e.iterations));
+  config.target_ci_pct = t;
+  config.max_iterations = a.max_iterations;
+}
+
+// The run the options describe, checked before anything starts (UsageError, exit 2).
+RunConfig make_run_config(const RunArgs& a, const GlobalOptions& g, const fs::path& out_dir) {
   RunConfig config;
   config.suite = load_suite(a.suite);
   override_suite(config.suite, a.iterations, a.time_s);
@@ -110,6 +144,8 @@ int run_command(const RunArgs& a, const GlobalOptions& g) {
   if (a.machine != "q35" && std::count(config.platforms.begin(), config.platforms.end(), "libvirt"))
     throw UsageError("--machine " + a.machine + " is for the qemu platform only: libvirt runs q35 (its domain XML "
                      "puts the virtio devices on PCI); drop libvirt from --platform, or use --machine q35");
+  config.order = a.order == "grouped" ? Order::grouped : Order::interleaved;
+  configure_adaptive(config, a);
 
   bool has_fileio = std::any_of(config.suite.experiments.begin(), config.suite.experiments.end(),
                                 [](auto& e) { return e.workload == Workload::fileio; });
@@ -118,12 +154,10 @@ int run_command(const RunArgs& a, const GlobalOptions& g) {
     throw UsageError("dropping caches before fileio runs needs root (it writes /proc/sys/vm/drop_caches); "
                      "run as root, or pass --no-drop-caches to measure with a warm page cache");
 
-  config.out_dir = a.out.empty() ? fs::path("virtbench-results") / (config.suite.name + "-" + timestamp_for_paths())
-                                 : fs::path(a.out);
+  config.out_dir = out_dir;
   if (fs::exists(config.out_dir / "results.json") && !a.force)
     throw UsageError(config.out_dir.string() + " already holds a results.json; choose another --out DIR, or pass --force to replace it");
 
-  config.order = a.order == "grouped" ? Order::grouped : Order::interleaved;
   config.seed = a.seed ? *a.seed : std::random_device{}();
   config.sample_interval = std::chrono::milliseconds(a.sample_interval_ms);
   config.command_line = g.argv;
@@ -145,7 +179,15 @@ int run_command(const RunArgs& a, const GlobalOptions& g) {
   po.libvirt_uri = a.libvirt_uri;
   po.scratch_parent = a.scratch_dir;
   po.log = log_line;
+  return config;
+}
 
+fs::path data_dir_of(const GlobalOptions& g) { return g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir); }
+
+// One run start to finish on `io` (preflight, the run, history); returns its exit code.
+// `stop_io` stops `io` when the run is done, for a caller that keeps other work on it.
+int execute_run(RunConfig config, const RunArgs& a, const GlobalOptions& g, asio::io_context& io, bool stop_io) {
+  auto& po = config.platform_options;
   po.runtime_dir = runtime_parent_dir(); // where the run's private directory will be: for the preflight
   preflight(config, a.yes);
 
@@ -159,33 +201,119 @@ int run_command(const RunArgs& a, const GlobalOptions& g) {
 
   log_line(fmt::format("virtbench {}: suite {} on {} -> {}", version(), config.suite.name, a.platforms,
                        config.out_dir.string()));
-  asio::io_context io;
+  if (config.adaptive())
+    log_line(fmt::format("adaptive: more rounds while a platform's 95% interval half-width is above {:g}% of its "
+                         "mean, up to {} rounds",
+                         config.target_ci_pct,
+                         config.max_iterations ? std::to_string(*config.max_iterations) : "3 × iterations"));
   int exit_code = 1;
   std::exception_ptr failure;
   auto out_dir = config.out_dir;
   asio::co_spawn(io, run_suite(std::move(config)), [&](std::exception_ptr e, int code) {
     failure = e;
     exit_code = code;
+    if (stop_io)
+      io.stop();
   });
+  io.restart();
   io.run();
   if (failure)
     std::rethrow_exception(failure);
-  record_history(out_dir, g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir), log_line); // warns, never throws
+  record_history(out_dir, data_dir_of(g), log_line); // warns, never throws
   log_line("results: " + (out_dir / "results.json").string());
+  return exit_code;
+}
+
+int run_command(const RunArgs& a, const GlobalOptions& g) {
+  auto config = make_run_config(a, g, a.out.empty() ? fs::path("virtbench-results") / (load_suite(a.suite).name + "-" + timestamp_for_paths())
+                                                    : fs::path(a.out));
+  auto out_dir = config.out_dir;
+  asio::io_context io;
+  int exit_code = execute_run(std::move(config), a, g, io, false);
   std::cout << (out_dir / "report.md").string() << std::endl;
   return exit_code;
 }
 
-} // namespace
+// A/A runs: the same run `runs` times, each in OUT/run-K and in the history; then the
+// between-run noise per (experiment, platform). Ctrl-C ends the current run (kept, as
+// `run` keeps it) and starts no other.
+int calibrate_command(const CalibrateArgs& c, const GlobalOptions& g) {
+  const auto& a = c.run;
+  fs::path root = a.out.empty() ? fs::path("virtbench-results") /
+                                      ("calibrate-" + load_suite(a.suite).name + "-" + timestamp_for_paths())
+                                : fs::path(a.out);
+  auto dir_of = [&](int k) { return root / fmt::format("run-{}", k); };
+  for (int k = 1; k <= c.runs; ++k)
+    if (fs::exists(dir_of(k) / "results.json") && !a.force)
+      throw UsageError(dir_of(k).string() + " already holds a results.json; choose another --out DIR, or pass --force "
+                       "to replace the runs there");
+  auto first = make_run_config(a, g, dir_of(1)); // every check before the first run starts
 
-std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {
-  auto args = std::make_shared<RunArgs>();
-  auto& run_args = *args;
-  auto* run = app.add_subcommand("run", "Run a suite on one or more platforms; writes DIR/results.json, DIR/report.md and raw outputs");
+  asio::io_context io;
+  // Held over all the runs, beside each run's own: a Ctrl-C between runs is seen too.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  bool stop = false;
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec)
+      stop = true;
+  });
+  int worst = 0;
+  std::vector<fs::path> finished;
+  for (int k = 1; k <= c.runs; ++k) {
+    io.restart();
+    io.poll();
+    if (stop) {
+      log_line("calibrate: interrupted; no further runs");
+      worst = std::max(worst, 130);
+      break;
+    }
+    log_line(fmt::format("calibrate: run {} of {} -> {}", k, c.runs, dir_of(k).string()));
+    auto config = k == 1 ? std::move(first) : make_run_config(a, g, dir_of(k));
+    int code = execute_run(std::move(config), a, g, io, true);
+    worst = std::max(worst, code);
+    if (fs::exists(dir_of(k) / "results.json"))
+      finished.push_back(dir_of(k));
+    if (stop || code == 130) {
+      log_line(fmt::format("calibrate: interrupted during run {}; no further runs", k));
+      worst = std::max(worst, 130);
+      break;
+    }
+  }
+  signals.cancel();
+  io.restart();
+  io.poll();
+
+  std::vector<boost::json::object> results;
+  for (auto& dir : finished) {
+    auto r = load_results(dir);
+    if (auto* i = r.if_contains("interrupted"); i && i->is_bool() && i->get_bool())
+      continue; // an interrupted run is no sample of the between-run noise
+    results.push_back(std::move(r));
+  }
+  std::cout << render_calibration(calibration_rows(results), results.size());
+  if (!results.empty())
+    std::cout << fmt::format("compare now uses this history as its noise model: {} run(s) of suite {} on {} are in {}",
+                             results.size(), calibration_suite(results), calibration_host(results),
+                             history_db_path(data_dir_of(g)).string())
+              << std::endl;
+  return worst;
+}
+
+// Every option of `run`; `calibrate` takes the same ones.
+void add_run_options(CLI::App* run, RunArgs& run_args) {
   run->add_option("--suite", run_args.suite, "Built-in suite name (quick, coen241-hw1) or a suite .toml file")->capture_default_str();
   run->add_option("--platform", run_args.platforms, "Comma-separated platforms: native, docker, qemu, libvirt")->capture_default_str();
   run->add_option("--iterations", run_args.iterations, "Override every experiment's iteration count")->check(CLI::PositiveNumber);
   run->add_option("--time", run_args.time_s, "Override every experiment's --time (seconds)")->check(CLI::PositiveNumber);
+  run->add_option("--target-ci", run_args.target_ci_pct,
+                  "Adaptive iterations: after an experiment's planned rounds, add interleaved rounds while a live "
+                  "platform's headline metric (events/s, reads/s) has a 95% interval half-width above PCT % of its "
+                  "mean; 0 < PCT < 100")
+      ->option_text("PCT");
+  run->add_option("--max-iterations", run_args.max_iterations,
+                  "With --target-ci: at most N measured rounds per experiment, the planned ones included (N >= "
+                  "iterations; default 3 × each experiment's iterations)")
+      ->option_text("N");
   run->add_option("--out", run_args.out, "Results directory (default: virtbench-results/<suite>-<timestamp>)");
   run->add_flag("--force", run_args.force, "Replace the results in an --out DIR that already has some");
   run->add_flag("--yes", run_args.yes, "Run a plan even when it is estimated to take more than a day");
@@ -215,6 +343,28 @@ std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {
   run->add_option("--docker-storage", run_args.docker_storage, "docker: where fileio's files live: bind (host directory) or volume")
       ->check(CLI::IsMember({"bind", "volume"}))->capture_default_str();
   run->add_option("--libvirt-uri", run_args.libvirt_uri, "libvirt: connection URI")->capture_default_str();
+}
+
+} // namespace
+
+std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {
+  auto args = std::make_shared<RunArgs>();
+  auto& run_args = *args;
+  auto* run = app.add_subcommand("run", "Run a suite on one or more platforms; writes DIR/results.json, DIR/report.md and raw outputs");
+  add_run_options(run, run_args);
+
+  auto calibrate_args = std::make_shared<CalibrateArgs>();
+  auto* calibrate = app.add_subcommand(
+      "calibrate",
+      "A/A runs: the same run N times on purpose (each a full run in OUT/run-K, recorded in the history like `run`), "
+      "to measure this host's between-run noise; prints per experiment and platform the mean of the run means, the "
+      "between-run CV and, for virtualized platforms, the between-run CV of the ratio to native. compare uses that "
+      "history as its noise model. Takes every option of `run`; Ctrl-C ends the current run (kept) and starts no "
+      "other. Exit code: 0 when every run succeeded, else the worst run's");
+  add_run_options(calibrate, calibrate_args->run);
+  calibrate->add_option("--runs", calibrate_args->runs, "How many A/A runs")->check(CLI::Range(2, 1000))->capture_default_str();
+  calibrate->get_option("--out")->description(
+      "Directory of the runs, each in OUT/run-K (default: virtbench-results/calibrate-<suite>-<timestamp>)");
 
   auto* suites = app.add_subcommand("suites", "List the built-in suites, or print one's TOML (a starting point for your own)");
   auto suite_name = std::make_shared<std::string>();
@@ -222,6 +372,7 @@ std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {
 
   return {
       {run, [args, &global] { return run_command(*args, global); }},
+      {calibrate, [calibrate_args, &global] { return calibrate_command(*calibrate_args, global); }},
       {suites,
        [suite_name] {
          if (suite_name->empty()) {

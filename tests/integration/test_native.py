@@ -2,6 +2,7 @@
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import unittest
@@ -103,6 +104,166 @@ class NativeRun(unittest.TestCase):
         self.assertIn("preflight: the plan is estimated to take", p.stderr)
         self.assertIn("pass --yes to run it anyway", p.stderr)
         self.assertFalse(os.path.exists(out))
+
+    def cpu_suite(self):
+        """A one-experiment cpu suite (its default warm-up included)."""
+        path = os.path.join(self.tmp, "cpu.toml")
+        with open(path, "w") as f:
+            f.write('name = "cpu-only"\n[[experiment]]\nname = "c"\nworkload = "cpu"\ncpu-max-prime = 2000\n')
+        return path
+
+    def test_adaptive_iterations_stop_at_the_target_or_at_the_maximum(self):
+        suite = self.cpu_suite()
+        data = os.path.join(self.tmp, "data")
+        # cpu is steady enough: three rounds are within ±50 % (t(0.975, 2) = 4.30: a CV up to
+        # 20 %; with two rounds t = 12.7 allows only 5.6 %, which a loaded 2-core host exceeds).
+        out = os.path.join(self.tmp, "met")
+        p = vbtest.run("--data-dir", data, "run", "--suite", suite, "--platform", "native", "--iterations", "3",
+                       "--time", "1", "--target-ci", "50", "--max-iterations", "5", "--out", out, check=0)
+        self.assertIn("iteration 3 (3 planned, adaptive: up to 5)", p.stderr)
+        self.assertIn("c: target met after 3 round(s): 95% interval half-width native ±", p.stderr)
+        r = vbtest.load(out)
+        self.assertEqual([x["iteration"] for x in r["runs"] if "warmup" not in x], [1, 2, 3])
+        a = r["adaptive"]
+        self.assertEqual((a["target_ci_pct"], a["max_iterations"]), (50, 5))
+        e = a["experiments"]["c"]
+        self.assertEqual((e["planned"], e["max_iterations"], e["rounds"], e["stopped"]), (3, 5, 3, "target met"))
+        self.assertLessEqual(e["half_width_pct"]["native"], 50)
+        with open(os.path.join(out, "report.md")) as f:
+            report = f.read()
+        self.assertIn("**Adaptive iterations** (`--target-ci 50`)", report)
+        self.assertIn("c took 3 of 3 planned, up to 5 (target met: native ±", report)
+
+        # An unreachable target: rounds are added up to the maximum.
+        out = os.path.join(self.tmp, "max")
+        p = vbtest.run("--data-dir", data, "run", "--suite", suite, "--platform", "native", "--iterations", "2",
+                       "--time", "1", "--target-ci", "0.0001", "--max-iterations", "3", "--out", out, check=0)
+        self.assertIn("c: 95% interval half-width native ±", p.stderr)
+        self.assertIn("adding round 3 of up to 3", p.stderr)
+        self.assertIn("c: max iterations after 3 round(s)", p.stderr)
+        progress = [line for line in p.stderr.splitlines() if line.startswith("[")]
+        # A warm-up and two planned rounds, then the plan grows by one round.
+        self.assertEqual([line.split("]")[0] for line in progress], ["[1/3", "[2/3", "[3/3", "[4/4"], p.stderr)
+        self.assertIn("(adaptive: up to ~", progress[0])
+        self.assertTrue(progress[-1].endswith("~0s left"), progress[-1])
+        r = vbtest.load(out)
+        measured = [x for x in r["runs"] if "warmup" not in x]
+        self.assertEqual([x["iteration"] for x in measured], [1, 2, 3])
+        self.assertEqual([x["round"] for x in measured], [2, 3, 4])
+        for x in measured:
+            self.assertTrue(os.path.isfile(os.path.join(out, x["raw"])))
+        e = r["adaptive"]["experiments"]["c"]
+        self.assertEqual((e["rounds"], e["stopped"]), (3, "max iterations"))
+        self.assertGreater(e["half_width_pct"]["native"], 0.0001)
+        with open(os.path.join(out, "report.md")) as f:
+            report = f.read()
+        self.assertIn("c took 3 of 2 planned, up to 3 (max iterations: native ±", report)
+        self.assertRegex(report, r"\|\s*1\s*\|\s*2\s*\|\s*3\s*\|\s*mean\s*\|")  # every measured round
+
+        # Without --max-iterations the maximum is 3 × iterations.
+        out = os.path.join(self.tmp, "default-max")
+        vbtest.run("--data-dir", data, "run", "--suite", suite, "--platform", "native", "--iterations", "1",
+                   "--time", "1", "--target-ci", "0.0001", "--out", out, check=0)
+        e = vbtest.load(out)["adaptive"]["experiments"]["c"]
+        self.assertEqual((e["max_iterations"], e["rounds"], e["stopped"]), (3, 3, "max iterations"))
+
+    def test_adaptive_fileio_removes_its_data_set_after_the_truly_last_round(self):
+        suite = os.path.join(self.tmp, "io.toml")
+        with open(suite, "w") as f:
+            f.write('name = "io-only"\n[[experiment]]\nname = "f"\nworkload = "fileio"\nthreads = 1\n'
+                    'file-total-size = "8M"\nfile-num = 4\nfile-test-mode = "rndrw"\n')
+        scratch = os.path.join(self.tmp, "scratch")
+        # Stopped by the target before its maximum (the data set goes after the stop), and at
+        # its maximum (it goes in the last step, known to be the last).
+        for target, stopped in (("99.9", ("target met", 3)), ("0.0001", ("max iterations", 4))):
+            out = os.path.join(self.tmp, "out-" + target)
+            p = vbtest.run("--data-dir", os.path.join(self.tmp, "data"), "run", "--suite", suite, "--platform",
+                           "native", "--iterations", "3", "--time", "1", "--no-drop-caches", "--target-ci", target,
+                           "--max-iterations", "4", "--out", out, "--scratch-dir", scratch, check=0,
+                           env=dict(os.environ, VIRTBENCH_TRACE="1"))
+            r = vbtest.load(out)
+            e = r["adaptive"]["experiments"]["f"]
+            self.assertEqual((e["stopped"], e["rounds"]), stopped, p.stderr)
+            measured = [x for x in r["runs"] if "warmup" not in x]
+            self.assertEqual(len(measured), e["rounds"])
+            self.assertEqual([x["iteration"] for x in measured if x.get("prepared")], [1])  # prepared once
+            # Removed once, after the last round (whether the target or the maximum ended it).
+            self.assertEqual(p.stderr.count("trace: cleanup"), 1, p.stderr)
+            lines = p.stderr.splitlines()
+            last_measured = max(i for i, line in enumerate(lines) if line.startswith("trace: measured"))
+            self.assertGreater(next(i for i, line in enumerate(lines) if "trace: cleanup" in line), last_measured,
+                               p.stderr)
+            self.assertEqual(os.listdir(scratch), [])
+
+    def test_adaptive_options_are_checked_before_anything_starts(self):
+        suite = self.cpu_suite()
+        out = os.path.join(self.tmp, "out")
+        cases = [
+            (["--target-ci", "0"], "--target-ci 0: the target is a 95% interval half-width in percent of the mean, "
+                                   "more than 0 and less than 100"),
+            (["--target-ci", "100"], "--target-ci 100: the target"),
+            (["--target-ci", "-3"], "--target-ci -3: the target"),
+            (["--target-ci", "5", "--max-iterations", "1"],
+             "--max-iterations 1 is less than the 2 iterations of experiment c"),
+            (["--max-iterations", "4"], "--max-iterations bounds the rounds --target-ci adds; give --target-ci PCT too"),
+            (["--target-ci", "5", "--order", "grouped"], "it needs --order interleaved"),
+        ]
+        for args, expected in cases:
+            p = vbtest.run("run", "--suite", suite, "--platform", "native", "--iterations", "2", "--time", "1",
+                           "--out", out, *args, check=2)
+            self.assertIn(expected, p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+            self.assertFalse(os.path.exists(out), args)
+        p = vbtest.run("run", "--help", check=0)
+        self.assertIn("--target-ci", p.stdout)
+        self.assertIn("default 3 × each experiment's iterations", p.stdout)
+
+    def test_calibrate_repeats_the_run_into_the_history_and_prints_the_noise(self):
+        suite = self.cpu_suite()
+        data = os.path.join(self.tmp, "data")
+        out = os.path.join(self.tmp, "cal")
+        p = vbtest.run("--data-dir", data, "calibrate", "--suite", suite, "--platform", "native", "--iterations", "2",
+                       "--time", "1", "--runs", "3", "--out", out, check=0)
+        self.assertEqual(sorted(os.listdir(out)), ["run-1", "run-2", "run-3"])
+        started = set()
+        for k in (1, 2, 3):
+            r = vbtest.load(os.path.join(out, f"run-{k}"))
+            self.assertFalse(r["interrupted"])
+            self.assertEqual(len([x for x in r["runs"] if "warmup" not in x]), 2)
+            self.assertTrue(os.path.isfile(os.path.join(out, f"run-{k}", "report.md")))
+            started.add(r["started_at"])
+            self.assertIn(f"calibrate: run {k} of 3", p.stderr)
+        self.assertEqual(len(started), 3)  # three separate runs, one after another
+        db = sqlite3.connect(os.path.join(data, "history.sqlite"))
+        try:
+            rows = db.execute("SELECT suite, complete, dir FROM runs ORDER BY started_at").fetchall()
+        finally:
+            db.close()
+        self.assertEqual(len(rows), 3, rows)
+        self.assertEqual({(s, c) for s, c, _ in rows}, {("cpu-only", 1)})
+        lines = p.stdout.splitlines()
+        self.assertIn("between-run noise over 3 run(s)", lines[0])
+        header = next(line for line in lines if line.startswith("experiment"))
+        for column in ("mean of run means", "between-run CV", "CV of ×native"):
+            self.assertIn(column, header)
+        row = next(line for line in lines if line.startswith("c "))
+        fields = row.split()
+        self.assertEqual(fields[:4], ["c", "native", "events/s", "3"], row)
+        self.assertGreater(float(fields[4]), 0)
+        self.assertRegex(fields[5], r"^\d+\.\d\d%$")
+        self.assertEqual(fields[6:], ["–", "–"])  # native has no ratio to itself
+        self.assertIn("compare now uses this history as its noise model: 3 run(s) of suite cpu-only", lines[-1])
+        self.assertIn(os.path.join(data, "history.sqlite"), lines[-1])
+
+        # The same directory again needs --force; bad options are refused as `run` refuses them.
+        p = vbtest.run("--data-dir", data, "calibrate", "--suite", suite, "--runs", "3", "--out", out, check=2)
+        self.assertIn("already holds a results.json", p.stderr)
+        p = vbtest.run("--data-dir", data, "calibrate", "--suite", suite, "--target-ci", "0", "--out",
+                       os.path.join(self.tmp, "x"), check=2)
+        self.assertIn("--target-ci 0: the target", p.stderr)
+        p = vbtest.run("calibrate", "--help", check=0)
+        for option in ("--runs", "--target-ci", "--platform", "OUT/run-K"):
+            self.assertIn(option, p.stdout)
 
     def test_report_regenerates_from_results_json_alone(self):
         out = os.path.join(self.tmp, "out")
