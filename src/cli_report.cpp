@@ -77,16 +77,17 @@ std::string describe_run(const boost::json::object& r, const std::string& where)
                      json_text(r.if_contains("started_at")), json_text(r.if_contains("virtbench_version")));
 }
 
-// The lookback: earlier runs of the candidate's suite, host and setup in the history,
-// other than the two compared. Empty when there is no history database.
+// The lookback: other runs of the candidate's suite, host and setup in the history (for
+// --against history only those before it), not the two compared. Empty when there is no
+// history database and none was asked for.
 Lookback load_lookback(const fs::path& db, const boost::json::object& cand, const std::vector<std::string>& exclude,
-                       std::size_t limit, bool required) {
+                       std::size_t limit, bool against_history, bool required) {
   Lookback lookback;
   if (!required && !fs::exists(db))
     return lookback;
   History h(db, false);
   auto accept = [&](const boost::json::object& earlier) { return lookback_mismatch(earlier, cand).empty(); };
-  for (auto& [id, results] : h.earlier_runs(cand, exclude, limit, accept))
+  for (auto& [id, results] : h.lookback_runs(cand, exclude, limit, against_history, accept))
     lookback.add_run(analyze(results), id);
   return lookback;
 }
@@ -117,7 +118,7 @@ int compare_command(const CompareArgs& a, const GlobalOptions& g) {
     if (options.noise == NoiseModel::iterations)
       throw UsageError("compare --against history measures the noise from the history's runs; drop --noise iterations");
     cand = load_results(a.dirs[0]);
-    auto lookback = load_lookback(db_path(a.db, g), cand, {}, a.lookback, true);
+    auto lookback = load_lookback(db_path(a.db, g), cand, {}, a.lookback, true, true);
     auto c = compare_with_history(cand, lookback, options);
     std::cout << render(c, fmt::format("the history: {} earlier runs of this suite and setup on this host (--against "
                                        "history, --lookback {})",
@@ -156,7 +157,7 @@ int compare_command(const CompareArgs& a, const GlobalOptions& g) {
   }
   Lookback lookback;
   if (options.noise == NoiseModel::automatic)
-    lookback = load_lookback(db_path(a.db, g), cand, {history_run_id(base), history_run_id(cand)}, a.lookback,
+    lookback = load_lookback(db_path(a.db, g), cand, {history_run_id(base), history_run_id(cand)}, a.lookback, false,
                              !a.db.empty());
   auto c = compare_results(base, cand, options, &lookback);
   std::cout << render(c, base_label, cand_label);

@@ -195,10 +195,20 @@ void compare_performance(MetricChange& row, const Analysis* base, const Analysis
   if (o.noise == NoiseModel::iterations && !against_history) {
     row.noise = "iterations";
   } else if (history) {
-    // A vs B: both runs drift (2τ²). Against history: the candidate drifts (τ²) and the
-    // lookback's mean is uncertain (s²/k).
-    row.between_var = against_history ? history->drift_var() + history->var_log / k : 2 * history->drift_var();
-    parts.push_back({row.between_var, k - 1});
+    // Each run's figure is one draw from the distribution of runs, whose variance s² the
+    // lookback estimates (k − 1 degrees of freedom; iteration noise included, so no
+    // subtraction that could leave 0 by chance). A vs B: 2 s²; against history: s² for
+    // the candidate and s²/k for the lookback's mean. Never less than what these runs'
+    // own iterations say.
+    double s2 = history->var_log;
+    double own = against_history ? fc->within_var : row.within_var;
+    double runs_var = against_history ? s2 : 2 * s2;
+    double total = std::max(runs_var, own) + (against_history ? s2 / k : 0);
+    row.between_var = total - row.within_var;
+    if (runs_var >= own)
+      parts = {{total, k - 1}};
+    else if (against_history)
+      parts.push_back({s2 / k, k - 1});
     row.noise = fmt::format("history ({} runs)", history->runs);
     row.base_runs = against_history ? history->runs : 1;
   } else if (basis == Basis::native_ratio) {

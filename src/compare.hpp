@@ -50,7 +50,7 @@ struct MetricChange {
   Basis basis = Basis::absolute;
   std::string noise;      // "history (12 runs)", "iterations", "unknown"; empty for informative metrics
   std::size_t base_runs = 1; // runs behind the base side (> 1 with --against history)
-  double between_var = 0; // log-scale variance of the change from drift between runs
+  double between_var = 0; // log-scale variance of the change from the spread between runs, beyond within_var
   double within_var = 0;  // ... from the iterations of the two runs
   double df = 0;
   Interval ratio;         // cand / base of the compared figure, with its 1 − alpha interval

@@ -361,8 +361,8 @@ boost::json::object History::baseline_for(const std::string& against, const boos
 }
 
 std::vector<std::pair<std::string, boost::json::object>>
-History::earlier_runs(const boost::json::object& candidate, const std::vector<std::string>& exclude, std::size_t limit,
-                      const std::function<bool(const boost::json::object&)>& accept) {
+History::lookback_runs(const boost::json::object& candidate, const std::vector<std::string>& exclude, std::size_t limit,
+                       bool before_candidate, const std::function<bool(const boost::json::object&)>& accept) {
   std::string hostname;
   if (auto* h = candidate.if_contains("host"); h && h->is_object())
     hostname = json_text(h->get_object().if_contains("hostname"));
@@ -371,7 +371,7 @@ History::earlier_runs(const boost::json::object& candidate, const std::vector<st
               "AND run_id <> ?3 AND (?4 = '' OR started_at < ?4) ORDER BY started_at DESC, run_id DESC;",
               m_path);
   q.bind(1, suite_name(candidate)).bind(2, hostname).bind(3, history_run_id(candidate));
-  q.bind(4, json_text(candidate.if_contains("started_at")));
+  q.bind(4, before_candidate ? json_text(candidate.if_contains("started_at")) : std::string());
   std::vector<std::pair<std::string, boost::json::object>> runs;
   while (q.step() && runs.size() < limit) {
     auto id = q.text(0);

@@ -57,12 +57,12 @@ public:
   boost::json::object baseline_for(const std::string& against, const boost::json::object& candidate,
                                    std::string& chosen_run_id);
 
-  // Earlier complete runs of the candidate's suite on the candidate's host, newest first:
-  // started before it, none of `exclude` (run ids), `accept`ed (e.g. the same
-  // fingerprint), at most `limit`. The lookback of compare's noise model.
+  // Other complete runs of the candidate's suite on the candidate's host, newest first:
+  // started before it when `before_candidate`, none of `exclude` (run ids), `accept`ed
+  // (e.g. the same fingerprint), at most `limit`. The lookback of compare's noise model.
   std::vector<std::pair<std::string, boost::json::object>>
-  earlier_runs(const boost::json::object& candidate, const std::vector<std::string>& exclude, std::size_t limit,
-               const std::function<bool(const boost::json::object&)>& accept);
+  lookback_runs(const boost::json::object& candidate, const std::vector<std::string>& exclude, std::size_t limit,
+                bool before_candidate, const std::function<bool(const boost::json::object&)>& accept);
 
 private:
   sqlite3* m_db = nullptr;

@@ -138,7 +138,9 @@ TEST_CASE("history as the noise model: drift between runs widens the interval") 
   auto slower = compare_results(a, scaled(a, "", 0.7, 8), {}, &lookback);
   auto& r = row(slower, "exp2-cpu-20000", "metrics.events_per_sec");
   CHECK(r.noise == "history (5 runs)");
-  CHECK(r.between_var == doctest::Approx(2 * spread->drift_var()));
+  // Both runs are draws from the lookback's distribution of runs: 2 s² in all.
+  CHECK(r.between_var + r.within_var == doctest::Approx(2 * spread->var_log));
+  CHECK(r.df == doctest::Approx(4));
   CHECK(r.verdict == verdict::regressed);
   // The same build, 1% apart: no regression at all.
   auto same = compare_results(a, scaled(a, "", 0.99, 9), {}, &lookback);
