@@ -319,6 +319,7 @@ Comparison compare_results(const boost::json::object& base_doc, const boost::jso
         if (!bm && !cm)
           continue;
         auto row = new_row(exp.name, p, def);
+        row.headline = def.path == exp.headline;
         if (bm)
           row.base = describe_sample(bm->values, confidence);
         if (cm)
@@ -357,6 +358,7 @@ Comparison compare_with_history(const boost::json::object& cand_doc, const Lookb
       std::string path(def.path);
       auto abs = lookback.spread(cell.experiment->name, cell.platform, path, Basis::absolute);
       auto row = new_row(cell.experiment->name, cell.platform, def);
+      row.headline = def.path == cell.experiment->headline;
       row.cand = describe_sample(cm->values, confidence);
       if (abs) {
         row.base.n = abs->log_iterations.size();
@@ -432,6 +434,7 @@ std::string render_comparison_text(const Comparison& c, const CompareOptions& op
                   "noise", "verdict"});
   std::map<std::string, int> counts;
   std::vector<std::string> advice;
+  std::size_t other_advice = 0;
   for (auto& r : c.rows) {
     double p = options.correction == Correction::none || !r.def->performance ? r.p : r.p_adjusted;
     rows.push_back({r.experiment, r.platform, std::string(r.def->label),
@@ -440,8 +443,12 @@ std::string render_comparison_text(const Comparison& c, const CompareOptions& op
                     basis_text(r), change_text(r), ci_text(r), p_value_text(p), r.noise.empty() ? "–" : r.noise, r.verdict});
     if (r.def->performance)
       ++counts[r.verdict];
-    if (r.def->performance && !r.advice.empty() && r.verdict != verdict::noise_unknown)
-      advice.push_back(fmt::format("{} / {} / {}: {}: {}", r.experiment, r.platform, r.def->label, r.verdict, r.advice));
+    if (r.def->performance && !r.advice.empty() && r.verdict != verdict::noise_unknown) {
+      if (r.headline)
+        advice.push_back(fmt::format("{} / {} / {}: {}: {}", r.experiment, r.platform, r.def->label, r.verdict, r.advice));
+      else
+        ++other_advice;
+    }
   }
   std::vector<std::size_t> width(rows[0].size(), 0);
   for (auto& row : rows)
@@ -464,10 +471,13 @@ std::string render_comparison_text(const Comparison& c, const CompareOptions& op
     }
     out += line + "\n";
   }
-  if (!advice.empty())
+  if (!advice.empty() || other_advice)
     out += "\n";
   for (auto& a : advice)
     out += a + "\n";
+  if (other_advice)
+    out += fmt::format("({} other metrics are undecided or insufficient; --format json gives the advice for each)\n",
+                       other_advice);
   for (auto& n : c.notes)
     out += "note: " + n + "\n";
   out += fmt::format("\nPerformance metrics: {} regressed, {} improved, {} no change, {} undecided, {} noise unknown, "
@@ -502,6 +512,7 @@ std::string render_comparison_json(const Comparison& c, const CompareOptions& op
                             {"platform", r.platform},
                             {"metric", r.def->path},
                             {"performance", r.def->performance},
+                            {"headline", r.headline},
                             {"n_base", r.base.n},
                             {"n_candidate", r.cand.n},
                             {"verdict", r.verdict}};

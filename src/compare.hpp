@@ -46,6 +46,7 @@ struct MetricChange {
   std::string experiment;
   std::string platform;
   const MetricDef* def = nullptr;
+  bool headline = false;  // the experiment's headline metric (events/s, reads/s)
   SampleStats base, cand; // the raw values' statistics (base: the lookback's pooled iterations)
   Basis basis = Basis::absolute;
   std::string noise;      // "history (12 runs)", "iterations", "unknown"; empty for informative metrics

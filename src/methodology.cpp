@@ -171,6 +171,16 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
     items.push_back(line);
   }
 
+  items.push_back(
+      "**Intervals** are 95% and, for positive figures (throughput, latency), computed on the log scale: the mean × "
+      "e^(±t · CV / √n) (the delta method for log of the mean), and for a ratio to native e^(±t · √(CV₁²/n₁ + CV₂²/n₂)) "
+      "with Welch–Satterthwaite degrees of freedom. These figures cannot be 0 or negative and their noise is "
+      "multiplicative (a slower moment slows every operation by a factor), so an interval symmetric in ratio fits them: "
+      "it never reaches 0, where Student t on raw values did for noisy runs (qemu fileio once read 741.98 "
+      "(−438.17–1922.1) reads/s), and a ratio always has an interval with two or more iterations a side, where "
+      "Fieller's has none once the denominator's interval reaches 0. For small CVs both agree with Student t and "
+      "Fieller to a fraction of a percent. A bootstrap would need far more than 5 iterations to be stable, and it "
+      "would depend on a seed. Figures with zeros or negative values keep Student t (and Fieller for ratios).");
   items.push_back(fmt::format("**CPU split**: /proc/stat sampled every {} ms during each run on the host (and in the guest "
                     "through the agent); user = user + nice, kernel = system + irq + softirq, as percentages of all "
                     "CPU time over the run. \"process\" figures are the workload's own CPU seconds (native), the "
