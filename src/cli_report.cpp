@@ -78,7 +78,7 @@ std::string describe_run(const boost::json::object& r, const std::string& where)
 }
 
 // The lookback: other runs of the candidate's suite, host and setup in the history (for
-// --against history only those before it), not the two compared. Empty when there is no
+// --against history only those before it), never the candidate. Empty when there is no
 // history database and none was asked for.
 Lookback load_lookback(const fs::path& db, const boost::json::object& cand, const std::vector<std::string>& exclude,
                        std::size_t limit, bool against_history, bool required) {
@@ -157,8 +157,9 @@ int compare_command(const CompareArgs& a, const GlobalOptions& g) {
   }
   Lookback lookback;
   if (options.noise == NoiseModel::automatic)
-    lookback = load_lookback(db_path(a.db, g), cand, {history_run_id(base), history_run_id(cand)}, a.lookback, false,
-                             !a.db.empty());
+    // Every run but the candidate: the base is one more draw of the same setup (an unusual
+    // base widens the spread instead of making the candidate look changed).
+    lookback = load_lookback(db_path(a.db, g), cand, {history_run_id(cand)}, a.lookback, false, !a.db.empty());
   auto c = compare_results(base, cand, options, &lookback);
   std::cout << render(c, base_label, cand_label);
   return exit_code(c);
