@@ -3,6 +3,7 @@
 #include "report_model.hpp"
 #include "results.hpp"
 #include "util/error.hpp"
+#include "util/xml.hpp"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -562,24 +563,13 @@ std::string render_comparison_json(const Comparison& c, const CompareOptions& op
 
 namespace {
 
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (unsigned char ch : s) {
-    switch (ch) {
-    case '&': out += "&amp;"; break;
-    case '<': out += "&lt;"; break;
-    case '>': out += "&gt;"; break;
-    case '"': out += "&quot;"; break;
-    case '\'': out += "&apos;"; break;
-    default:
-      // XML 1.0 allows tab, newline and carriage return among the control characters.
-      if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
-        out += '?';
-      else
-        out += static_cast<char>(ch);
-    }
-  }
-  return out;
+// XML 1.0 text: entities from xml_escape, and control characters other than tab, newline
+// and carriage return (which XML cannot carry at all) as '?'.
+std::string xml_text(std::string s) {
+  for (auto& ch : s)
+    if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
+      ch = '?';
+  return xml_escape(s);
 }
 
 std::string row_message(const MetricChange& r, const CompareOptions& o) {
@@ -616,9 +606,9 @@ std::string render_comparison_junit(const Comparison& c, const CompareOptions& o
     std::size_t f = 0, sk = 0;
     std::string cases;
     for (auto* r : rows) {
-      cases += fmt::format("    <testcase name=\"{}\" classname=\"virtbench.{}\" time=\"0\">\n", xml_escape(std::string(r->def->path)),
-                           xml_escape(name));
-      auto msg = xml_escape(row_message(*r, o));
+      cases += fmt::format("    <testcase name=\"{}\" classname=\"virtbench.{}\" time=\"0\">\n", xml_text(std::string(r->def->path)),
+                           xml_text(name));
+      auto msg = xml_text(row_message(*r, o));
       if (r->verdict == verdict::regressed) {
         cases += fmt::format("      <failure message=\"{}\" type=\"regression\">{}</failure>\n", msg, msg);
         ++f;
@@ -633,10 +623,10 @@ std::string render_comparison_junit(const Comparison& c, const CompareOptions& o
     }
     body += fmt::format("  <testsuite name=\"virtbench.{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" "
                         "time=\"0\">\n",
-                        xml_escape(name), rows.size(), f, sk);
+                        xml_text(name), rows.size(), f, sk);
     body += fmt::format("    <properties>\n      <property name=\"base\" value=\"{}\"/>\n      <property "
                         "name=\"candidate\" value=\"{}\"/>\n    </properties>\n",
-                        xml_escape(base_label), xml_escape(cand_label));
+                        xml_text(base_label), xml_text(cand_label));
     body += cases + "  </testsuite>\n";
     tests += rows.size();
     failures += f;

@@ -2,6 +2,8 @@
 // The libvirt domain XML of a virtbench guest, built without I/O (unit-tested against
 // golden files that virt-xml-validate accepts), and the few facts read back from XML.
 
+#include "util/xml.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,9 +30,6 @@ struct DomainSpec {
   bool run_as_root = true;            // static DAC label +0:+0, relabel='no' (see README)
   std::string owner;                  // recorded in <metadata>: "<client host> <pid>"
 };
-
-// Characters &, <, >, ' and " as XML entities.
-std::string xml_escape(std::string_view text);
 
 // The <domain> document for virDomainCreateXML.
 std::string build_domain_xml(const DomainSpec& spec);
