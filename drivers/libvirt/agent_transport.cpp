@@ -1,7 +1,7 @@
 #include "drivers/libvirt/agent_transport.hpp"
 
 #include "drivers/libvirt/connection.hpp"
-#include "drivers/qemu/qmp_protocol.hpp"
+#include "drivers/vm/json_lines.hpp"
 
 #include <libvirt/libvirt-qemu.h>
 
@@ -35,7 +35,7 @@ json::value parse_agent_reply(std::string_view command, std::string_view reply) 
     throw Error(std::string(command) + ": the agent's reply is not a JSON object: " + std::string(reply.substr(0, 200)));
   auto& o = value.as_object();
   if (auto* err = o.if_contains("error"))
-    throw qemu::AgentCommandError(std::string(command) + ": " + qemu::describe_qmp_error(*err));
+    throw vm::AgentCommandError(std::string(command) + ": " + vm::describe_qmp_error(*err));
   if (auto* ret = o.if_contains("return"))
     return *ret;
   throw Error(std::string(command) + ": the agent's reply has no \"return\": " + std::string(reply.substr(0, 200)));
@@ -58,7 +58,7 @@ awaitable<std::string> LibvirtAgentTransport::command(json::object command_objec
   auto deadline = Clock::now() + timeout;
   auto guard = co_await m_mutex.lock_until(deadline);
   if (!guard)
-    throw qemu::AgentTimeout("guest agent " + what + " (via virDomainQemuAgentCommand): no turn on the channel "
+    throw vm::AgentTimeout("guest agent " + what + " (via virDomainQemuAgentCommand): no turn on the channel "
                              "within the timeout (an earlier call is still waiting for its answer)");
   timeout = std::max(std::chrono::milliseconds(1),
                      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
@@ -77,11 +77,11 @@ awaitable<std::string> LibvirtAgentTransport::command(json::object command_objec
     auto e = last_error();
     auto context = "guest agent " + what + " (via virDomainQemuAgentCommand)";
     if (e.message.find(k_agent_error_prefix) != std::string::npos)
-      throw qemu::AgentCommandError(what + ": " + e.message);
+      throw vm::AgentCommandError(what + ": " + e.message);
     // "not responding" after waiting is a timeout (the caller may retry at once); an
     // immediate failure ("not connected" while the guest boots) is an Error, retried after a pause.
     if (e.code == VIR_ERR_AGENT_UNRESPONSIVE && Clock::now() - start >= timeout / 2)
-      throw qemu::AgentTimeout(context + ": " + e.message);
+      throw vm::AgentTimeout(context + ": " + e.message);
     if (is_gone(e))
       throw PlatformLost(context + ": " + e.message);
     throw Error(context + ": " + e.message);

@@ -1,10 +1,10 @@
 #pragma once
 // The guest agent through libvirt: virDomainQemuAgentCommand takes a command's JSON and
-// returns the agent's reply, so the agent operations of drivers/qemu/agent.hpp (exec with
+// returns the agent's reply, so the agent operations of drivers/vm/agent.hpp (exec with
 // status polling, file read and write) run unchanged on a libvirt domain.
 
-#include "drivers/qemu/agent.hpp"
-#include "drivers/qemu/async_mutex.hpp"
+#include "drivers/vm/agent.hpp"
+#include "drivers/vm/async_mutex.hpp"
 
 #include <libvirt/libvirt.h>
 
@@ -15,13 +15,13 @@
 namespace virtbench::libvirt {
 
 // The "return" value of an agent reply as virDomainQemuAgentCommand gives it back.
-// Throws qemu::AgentCommandError for an "error" reply, Error for anything else.
+// Throws vm::AgentCommandError for an "error" reply, Error for anything else.
 boost::json::value parse_agent_reply(std::string_view command, std::string_view reply);
 
 // virDomainQemuAgentCommand's timeout argument (whole seconds, at least 1) for a timeout.
 int agent_timeout_seconds(std::chrono::milliseconds timeout);
 
-class LibvirtAgentTransport final : public qemu::AgentTransport {
+class LibvirtAgentTransport final : public vm::AgentTransport {
 public:
   // `domain` must outlive the transport; blocking calls run on `pool`.
   LibvirtAgentTransport(virDomainPtr domain, asio::thread_pool& pool);
@@ -38,7 +38,7 @@ private:
 
   virDomainPtr m_domain;
   asio::thread_pool& m_pool;
-  qemu::AsyncMutex m_mutex; // one agent command at a time (libvirt would make the others wait for its agent job)
+  vm::AsyncMutex m_mutex; // one agent command at a time (libvirt would make the others wait for its agent job)
 };
 
 } // namespace virtbench::libvirt

@@ -3,7 +3,7 @@
 #include "drivers/libvirt/connection.hpp"
 #include "drivers/libvirt/domain_xml.hpp"
 #include "drivers/libvirt/libvirt.hpp"
-#include "drivers/qemu/accel.hpp"
+#include "drivers/vm/accel.hpp"
 
 #include <fmt/format.h>
 
@@ -31,7 +31,7 @@ Check doctor_check(const std::string& uri) {
     std::optional<bool> host_kvm;
     std::string host_reason;
     if (is_local_uri(uri)) {
-      auto d = qemu::choose_accel_for_host("auto");
+      auto d = vm::choose_accel_for_host("auto");
       host_kvm = d.kvm_usable;
       host_reason = d.reason;
     }

@@ -11,7 +11,7 @@
 
 namespace virtbench::libvirt {
 
-// The same facts the qemu platform turns into QEMU's argv (drivers/qemu/qemu_command.hpp).
+// The same facts the qemu platform turns into QEMU's argv (drivers/qemu/qemu_command.hpp); the libvirt platform does not include it.
 struct DomainSpec {
   std::string name;            // virtbench-<run id>
   std::string domain_type = "qemu"; // kvm | qemu (TCG)

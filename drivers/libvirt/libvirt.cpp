@@ -4,11 +4,11 @@
 #include "drivers/libvirt/connection.hpp"
 #include "drivers/libvirt/domain_xml.hpp"
 #include "drivers/libvirt/storage.hpp"
-#include "drivers/qemu/accel.hpp"
-#include "drivers/qemu/agent.hpp"
-#include "drivers/qemu/disks.hpp"
-#include "drivers/qemu/guest_ops.hpp"
-#include "drivers/qemu/qemu_command.hpp"
+#include "drivers/vm/accel.hpp"
+#include "drivers/vm/agent.hpp"
+#include "drivers/vm/disks.hpp"
+#include "drivers/vm/guest_ops.hpp"
+#include "drivers/vm/guest_platform.hpp"
 #include "host.hpp"
 #include "image.hpp"
 #include "util/error.hpp"
@@ -21,7 +21,6 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -67,6 +66,8 @@ std::string version_string(unsigned long v) { return fmt::format("{}.{}.{}", v /
 // may take before the domain counts as hung.
 constexpr auto k_domain_call_limit = std::chrono::seconds(10);
 constexpr auto k_liveness_limit = std::chrono::seconds(2);
+// How a hung domain was ended, in PlatformLost's message.
+constexpr const char* k_destroyed = "the domain was destroyed (its QEMU killed)";
 
 // Runs `call` (a blocking libvirt call on the domain) and destroys the domain from a
 // watchdog thread when it has not returned within `limit`: libvirtd waits for QEMU's
@@ -99,17 +100,106 @@ std::pair<std::invoke_result_t<F&>, bool> with_watchdog(virDomainPtr domain, std
   return {result, fired};
 }
 
-class LibvirtPlatform final : public Platform {
+// What the connection says about the host (read on the worker: each is a call to libvirtd).
+struct ConnectionFacts {
+  std::string hostname, libvirt_version, hypervisor, hypervisor_version;
+  bool kvm_offered = false;
+};
+
+ConnectionFacts read_connection_facts(virConnectPtr conn) {
+  ConnectionFacts f;
+  if (char* h = virConnectGetHostname(conn)) {
+    f.hostname = h;
+    std::free(h);
+  }
+  unsigned long v = 0;
+  if (virConnectGetLibVersion(conn, &v) == 0)
+    f.libvirt_version = version_string(v);
+  if (const char* type = virConnectGetType(conn))
+    f.hypervisor = type;
+  if (virConnectGetVersion(conn, &v) == 0)
+    f.hypervisor_version = version_string(v);
+  char* caps = virConnectGetDomainCapabilities(conn, nullptr, "x86_64", nullptr, "kvm", 0);
+  f.kvm_offered = caps != nullptr;
+  std::free(caps);
+  return f;
+}
+
+// What the running domain is, from its live XML and libvirt (read on the worker).
+struct DomainFacts {
+  bool read = false; // false when its XML could not be read
+  std::string machine, cpu_model, qemu_command;
+  std::optional<std::uint64_t> cpu_shares;
+};
+
+DomainFacts read_domain_facts(virConnectPtr conn, virDomainPtr domain) {
+  DomainFacts f;
+  char* xml = virDomainGetXMLDesc(domain, 0);
+  if (!xml)
+    return f;
+  f.read = true;
+  std::string live = xml;
+  std::free(xml);
+  f.machine = attribute_from_xml(live, "type", "machine").value_or("q35");
+  auto mode = attribute_from_xml(live, "cpu", "mode").value_or("");
+  f.cpu_model = mode == "maximum" ? "max" : mode == "host-passthrough" ? "host" : mode;
+  // The domain's CPU weight in libvirt's cgroup: under contention from other processes the
+  // whole VM competes as one entity (the qemu platform's threads compete one by one).
+  int nparams = 0;
+  if (char* type = virDomainGetSchedulerType(domain, &nparams)) {
+    std::free(type);
+    std::vector<virTypedParameter> params(static_cast<std::size_t>(std::max(nparams, 1)));
+    if (virDomainGetSchedulerParametersFlags(domain, params.data(), &nparams, 0) == 0) {
+      for (int i = 0; i < nparams; ++i)
+        if (std::string_view(params[i].field) == VIR_DOMAIN_SCHEDULER_CPU_SHARES)
+          f.cpu_shares = params[i].value.ul;
+      virTypedParamsClear(params.data(), nparams);
+    }
+  }
+  if (char* argv = virConnectDomainXMLToNative(conn, "qemu-argv", live.c_str(), 0)) {
+    f.qemu_command = argv;
+    std::free(argv);
+    while (!f.qemu_command.empty() && f.qemu_command.back() == '\n')
+      f.qemu_command.pop_back();
+  }
+  return f;
+}
+
+// The domain's cgroup (cpuacct): every QEMU thread, also the ones that have exited.
+std::optional<CpuSeconds> read_domain_cpu(virDomainPtr domain) {
+  int n = virDomainGetCPUStats(domain, nullptr, 0, -1, 1, 0);
+  if (n <= 0)
+    return std::nullopt;
+  std::vector<virTypedParameter> params(static_cast<std::size_t>(n));
+  int got = virDomainGetCPUStats(domain, params.data(), n, -1, 1, 0);
+  if (got <= 0)
+    return std::nullopt;
+  std::optional<double> user, system;
+  for (int i = 0; i < got; ++i) {
+    std::string_view field = params[i].field;
+    if (params[i].type != VIR_TYPED_PARAM_ULLONG)
+      continue;
+    if (field == VIR_DOMAIN_CPU_STATS_USERTIME)
+      user = params[i].value.ul / 1e9;
+    else if (field == VIR_DOMAIN_CPU_STATS_SYSTEMTIME)
+      system = params[i].value.ul / 1e9;
+  }
+  virTypedParamsClear(params.data(), got);
+  if (!user || !system)
+    return std::nullopt;
+  return CpuSeconds{*user, *system};
+}
+
+class LibvirtPlatform final : public vm::GuestPlatform {
 public:
-  explicit LibvirtPlatform(PlatformOptions options) : m_options(std::move(options)), m_pool(2) {
+  explicit LibvirtPlatform(PlatformOptions options) : GuestPlatform(std::move(options)), m_pool(2) {
     m_uri = m_options.libvirt_uri.empty() ? std::string("qemu:///system") : m_options.libvirt_uri;
     m_local = is_local_uri(m_uri);
     // Remote hosts get their files through the pool; the integration test exercises that
     // path against the local libvirtd with this variable set.
     auto* force_pool = std::getenv("VIRTBENCH_LIBVIRT_POOL_STORAGE");
     m_pool_storage = !m_local || (force_pool && std::string_view(force_pool) == "1");
-    m_cache_mode = m_options.cache_mode.empty() ? "none" : m_options.cache_mode;
-    m_io = qemu::aio_for_cache_mode(m_cache_mode);
+    m_host_cache_reachable = m_local; // a remote host's cache is out of reach
   }
 
   ~LibvirtPlatform() override {
@@ -133,15 +223,23 @@ public:
     log("libvirt: connecting to " + uri);
     auto open = [uri] { return open_connection(uri); };
     m_conn = co_await run_blocking(m_pool, std::move(open));
-    read_connection_facts();
+    auto read_facts = [conn = m_conn.get()] { return read_connection_facts(conn); };
+    auto facts = co_await run_blocking(m_pool, std::move(read_facts));
+    m_hostname = facts.hostname;
+    m_libvirt_version = facts.libvirt_version;
+    m_hypervisor = facts.hypervisor;
+    m_hypervisor_version = facts.hypervisor_version;
+    m_kvm_offered = facts.kvm_offered;
     co_await clean_leftovers();
 
-    auto host = m_local ? std::optional<qemu::AccelDecision>(qemu::choose_accel_for_host(m_options.accel)) : std::nullopt;
+    auto host = m_local ? std::optional<vm::AccelDecision>(vm::choose_accel_for_host(m_options.accel)) : std::nullopt;
     m_type = decide_domain_type(m_options.accel, m_kvm_offered,
                                 host ? std::optional<bool>(host->kvm_usable) : std::nullopt,
                                 host ? host->reason : std::string());
     if (m_type.domain_type.empty())
       throw UsageError(m_type.reason);
+    m_accel = m_type.accel;
+    m_accel_reason = m_type.reason;
 
     m_name = std::string(k_domain_prefix) + (m_options.run_id.empty() ? std::string("libvirt") : m_options.run_id);
     auto parent = m_options.runtime_dir.empty() ? runtime_parent_dir() : m_options.runtime_dir;
@@ -159,7 +257,7 @@ public:
     spec.kernel_cmdline = guest_kernel_cmdline(m_image, m_local); // the host's TSC only for a local libvirtd
     spec.scratch_format = m_options.scratch_format;
     spec.cache_mode = m_cache_mode;
-    spec.io = m_io;
+    spec.io = m_aio;
     spec.agent_port_name = k_guest_agent_port;
     spec.owner = this_host_name() + " " + std::to_string(::getpid());
     log("libvirt: creating the disks in " + m_dir->path().string());
@@ -172,7 +270,7 @@ public:
 
     log(fmt::format("libvirt: starting domain {} on {} ({} = {}, {} vCPUs, {} MiB, cache={}, io={}; {})", m_name,
                     m_hostname, m_type.domain_type, m_type.accel, m_options.vcpus, m_options.memory_bytes >> 20,
-                    m_cache_mode, m_io, m_type.reason));
+                    m_cache_mode, m_aio, m_type.reason));
     m_started_at = Clock::now();
     auto create = [conn = m_conn.get(), xml = m_xml, name = m_name]() -> Domain {
       // AUTODESTROY: libvirtd destroys the domain when this connection closes, also when
@@ -184,7 +282,14 @@ public:
       return Domain(d);
     };
     m_domain = co_await run_blocking(m_pool, std::move(create));
-    read_domain_facts();
+    auto read_facts_of_domain = [conn = m_conn.get(), domain = m_domain.get()] { return read_domain_facts(conn, domain); };
+    auto domain_facts = co_await run_blocking(m_pool, std::move(read_facts_of_domain));
+    if (domain_facts.read) {
+      m_machine = domain_facts.machine;
+      m_cpu_model = domain_facts.cpu_model;
+      m_qemu_command = domain_facts.qemu_command;
+      m_cpu_shares = domain_facts.cpu_shares;
+    }
 
     m_transport.emplace(m_domain.get(), m_pool);
     m_agent.emplace(*m_transport);
@@ -197,8 +302,10 @@ public:
     } catch (...) {
       failure = std::current_exception();
     }
-    if (lost || (failure && !domain_active()))
-      throw PlatformLost("boot the guest: domain " + m_name + " is no longer running\n" + console_tail());
+    if (failure && !lost && !is_cancellation(failure))
+      lost = !co_await domain_active();
+    if (lost)
+      throw PlatformLost(lost_message("boot the guest", not_running()));
     if (failure) {
       if (is_cancellation(failure))
         std::rethrow_exception(failure);
@@ -209,12 +316,12 @@ public:
     log(fmt::format("libvirt: guest agent answered {:.2f} s after virDomainCreateXML", m_boot_to_ready_s));
 
     try {
-      m_guest_sysbench_version = co_await qemu::prepare_guest(*m_agent, qemu::k_guest_scratch_dir);
+      m_guest_sysbench_version = co_await vm::prepare_guest(*m_agent, vm::k_guest_scratch_dir);
     } catch (...) {
       failure = std::current_exception();
     }
     if (failure)
-      rethrow(failure, "prepare the guest");
+      co_await rethrow(failure, "prepare the guest");
     m_booted = true;
   }
 
@@ -254,97 +361,31 @@ public:
       m_dir->remove(); // overlay, scratch disk
   }
 
-  awaitable<void> freeze() override {
-    domain_call("suspend", "virDomainSuspend", virDomainSuspend);
-    co_return;
-  }
+  awaitable<void> freeze() override { co_await domain_call("suspend", "virDomainSuspend", virDomainSuspend); }
 
-  awaitable<void> thaw() override {
-    domain_call("resume", "virDomainResume", virDomainResume);
-    co_return;
-  }
+  awaitable<void> thaw() override { co_await domain_call("resume", "virDomainResume", virDomainResume); }
 
-  // virDomainSuspend or virDomainResume under the watchdog: a hung QEMU loses the platform.
-  void domain_call(const std::string& verb, const char* call_name, int (*call)(virDomainPtr)) {
+  // virDomainSuspend or virDomainResume on the worker, under the watchdog: a hung QEMU
+  // loses the platform.
+  awaitable<void> domain_call(std::string verb, const char* call_name, int (*call)(virDomainPtr)) {
     auto d = domain();
     auto what = verb + " libvirt domain " + m_name;
-    auto [rc, hung] = with_watchdog(d, k_domain_call_limit, [d, call] { return call(d); }, kill_local_qemu());
-    if (hung)
+    auto blocking = [d, call, what, kill = kill_local_qemu()] {
+      auto [rc, hung] = with_watchdog(d, k_domain_call_limit, [d, call] { return call(d); }, kill);
+      if (!hung && rc != 0)
+        throw_libvirt_error(what); // libvirt's error is this (the worker's) thread's
+      return hung;
+    };
+    if (co_await run_blocking(m_pool, std::move(blocking)))
       lost_as_hung(what, fmt::format("{} did not return within {} s", call_name, k_domain_call_limit.count()));
-    if (rc != 0)
-      throw_libvirt_error(what);
-  }
-
-  awaitable<ExecResult> exec(ExecRequest request) override {
-    std::exception_ptr failure;
-    try {
-      co_return qemu::to_exec_result(co_await agent().exec(request.argv, request.cwd, request.timeout));
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    rethrow(failure, "run " + format_argv(request.argv) + " in the guest");
-  }
-
-  awaitable<std::string> read_file(std::string path) override {
-    std::exception_ptr failure;
-    try {
-      co_return co_await agent().read_file(path);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    rethrow(failure, "read " + path + " in the guest");
-  }
-
-  awaitable<std::vector<CacheDrop>> drop_caches() override {
-    std::vector<CacheDrop> drops;
-    std::exception_ptr failure;
-    try {
-      drops.push_back(co_await qemu::drop_guest_caches(agent()));
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure)
-      rethrow(failure, "drop caches in the guest");
-    // The host caches the disk files unless QEMU opens them with O_DIRECT; a remote host's
-    // cache is out of reach (recorded by its absence).
-    if (m_local) {
-      // Dropped and recorded also with cache=none, where it cannot hold the data set.
-      drops.push_back(drop_host_caches());
-      drops.back().holds_data_set = !qemu::cache_mode_bypasses_host_cache(m_cache_mode);
-      if (drops.back().holds_data_set && !m_host_scratch_disk.empty())
-        drops.back().resident_after_kib = resident_kib(m_host_scratch_disk);
-    }
-    co_return drops;
   }
 
   awaitable<std::optional<CpuSeconds>> host_accounting() override {
     if (!m_domain || m_destroyed)
       co_return std::nullopt;
-    // The domain's cgroup (cpuacct): every QEMU thread, also the ones that have exited.
-    int n = virDomainGetCPUStats(m_domain.get(), nullptr, 0, -1, 1, 0);
-    if (n <= 0)
-      co_return std::nullopt;
-    std::vector<virTypedParameter> params(static_cast<std::size_t>(n));
-    int got = virDomainGetCPUStats(m_domain.get(), params.data(), n, -1, 1, 0);
-    if (got <= 0)
-      co_return std::nullopt;
-    std::optional<double> user, system;
-    for (int i = 0; i < got; ++i) {
-      std::string_view field = params[i].field;
-      if (params[i].type != VIR_TYPED_PARAM_ULLONG)
-        continue;
-      if (field == VIR_DOMAIN_CPU_STATS_USERTIME)
-        user = params[i].value.ul / 1e9;
-      else if (field == VIR_DOMAIN_CPU_STATS_SYSTEMTIME)
-        system = params[i].value.ul / 1e9;
-    }
-    virTypedParamsClear(params.data(), got);
-    if (!user || !system)
-      co_return std::nullopt;
-    co_return CpuSeconds{*user, *system};
+    auto read = [domain = m_domain.get()] { return read_domain_cpu(domain); };
+    co_return co_await run_blocking(m_pool, std::move(read));
   }
-
-  bool has_guest_view() const override { return true; }
 
   // A local domain's scratch disk is a file in the run's runtime directory (or in the
   // pool's directory with VIRTBENCH_LIBVIRT_POOL_STORAGE=1); a remote one's is not here.
@@ -356,46 +397,21 @@ public:
     return HostStorage{m_options.runtime_dir.empty() ? runtime_parent_dir() : m_options.runtime_dir};
   }
 
-  std::string scratch_dir() const override { return qemu::k_guest_scratch_dir; }
-
-  json::object describe() const override {
-    json::object d{{"name", "libvirt"},
-                   {"uri", m_uri},
-                   {"host", m_hostname},
-                   {"domain_name", m_name},
-                   {"domain_type", m_type.domain_type},
-                   {"accel", m_type.accel},
-                   {"accel_reason", m_type.reason},
-                   {"libvirt_version", m_libvirt_version},
-                   {"hypervisor", m_hypervisor},
-                   {"hypervisor_version", m_hypervisor_version},
-                   {"machine", m_machine},
-                   {"cpu_model", m_cpu_model},
-                   {"vcpus", m_options.vcpus},
-                   {"memory_bytes", m_options.memory_bytes},
-                   {"cache_mode", m_cache_mode},
-                   {"aio", m_io},
-                   {"scratch_format", m_options.scratch_format},
-                   {"image_digest", m_image.recipe_hash},
-                   {"sysbench_sha256", m_image.sysbench_sha256},
-                   {"guest_kernel", m_image.kernel_version},
-                   {"boot_to_ready_s", std::round(m_boot_to_ready_s * 1000) / 1000},
-                   {"run_as", "root (static DAC label +0:+0, relabel=no)"},
-                   {"storage", m_pool_storage ? std::string("pool ") + k_pool_name : std::string("local run directory")},
-                   {"fileio_storage", "virtio scratch disk (" + m_options.scratch_format + ", ext4)"}};
-    if (!m_guest_sysbench_version.empty())
-      d["sysbench_version"] = m_guest_sysbench_version;
+private:
+  void describe_platform(json::object& d) const override {
+    d["uri"] = m_uri;
+    d["host"] = m_hostname;
+    d["domain_name"] = m_name;
+    d["domain_type"] = m_type.domain_type;
+    d["libvirt_version"] = m_libvirt_version;
+    d["hypervisor"] = m_hypervisor;
+    d["hypervisor_version"] = m_hypervisor_version;
+    d["run_as"] = "root (static DAC label +0:+0, relabel=no)";
+    d["storage"] = m_pool_storage ? std::string("pool ") + k_pool_name : std::string("local run directory");
     if (!m_qemu_command.empty())
       d["qemu_command"] = m_qemu_command;
     if (m_cpu_shares)
       d["cgroup_cpu_shares"] = *m_cpu_shares;
-    return d;
-  }
-
-private:
-  void log(const std::string& line) const {
-    if (m_options.log)
-      m_options.log(line);
   }
 
   virDomainPtr domain() const {
@@ -404,26 +420,15 @@ private:
     return m_domain.get();
   }
 
-  qemu::GuestAgent& agent() {
-    if (!m_agent)
-      throw Error("libvirt: the guest is not running (start() did not finish)");
-    return *m_agent;
+  // virDomainIsActive on the worker.
+  awaitable<bool> domain_active() {
+    if (!m_domain)
+      co_return false;
+    auto active = [domain = m_domain.get()] { return virDomainIsActive(domain) == 1; };
+    co_return co_await run_blocking(m_pool, std::move(active));
   }
 
-  bool domain_active() const { return m_domain && virDomainIsActive(m_domain.get()) == 1; }
-
-  std::string console_tail() const {
-    if (m_pool_storage)
-      return "(the console log is on " + m_hostname + ": " + m_console_log + ")";
-    std::string text;
-    try {
-      text = virtbench::read_file(m_console_log);
-    } catch (const std::exception&) {
-    }
-    std::erase(text, '\r');
-    auto tail = tail_lines(text, 20);
-    return "last console lines (" + m_console_log + "):\n" + (tail.empty() ? "  (no console output)" : tail);
-  }
+  std::string not_running() const { return "domain " + m_name + " is no longer running"; }
 
   // For a local domain, SIGKILL of its QEMU (pid from libvirt's pid file) before
   // virDomainDestroy: libvirt's destroy sends SIGTERM and waits 10 s before SIGKILL, and a
@@ -444,105 +449,55 @@ private:
 
   // The domain was destroyed as hung (the watchdog did it): the platform is lost.
   [[noreturn]] void lost_as_hung(const std::string& what, const std::string& why) {
-    m_lost_reason = why + "; the domain was destroyed (its QEMU killed)";
-    throw PlatformLost(what + ": " + m_lost_reason);
+    set_lost_reason(why + "; " + k_destroyed);
+    throw PlatformLost(what + ": " + lost_reason());
   }
 
-  // After an agent timeout: does QEMU still answer its monitor (query-status through
-  // libvirt, bounded by the watchdog), with the guest running? Throws PlatformLost if not.
-  void check_alive(const std::string& what, const std::string& timeout) {
-    auto d = domain();
-    char* reply = nullptr;
-    auto [rc, hung] = with_watchdog(
-        d, k_liveness_limit,
-        [d, &reply] { return virDomainQemuMonitorCommand(d, R"({"execute": "query-status"})", &reply, 0); },
-        kill_local_qemu());
-    std::string text = reply ? reply : "";
-    std::free(reply);
-    if (hung)
-      lost_as_hung(what, timeout + fmt::format("; QMP query-status (through libvirt) did not answer within {} s either",
-                                               k_liveness_limit.count()));
-    if (rc == 0 && text.find("\"running\"") == std::string::npos && text.find("\"paused\"") == std::string::npos) {
-      with_watchdog(d, k_liveness_limit, [d] { return virDomainDestroy(d); });
-      lost_as_hung(what, timeout + "; QMP query-status says " + text);
-    }
+  awaitable<std::optional<std::string>> gone_reason(bool) override {
+    if (m_domain && !co_await domain_active())
+      co_return not_running();
+    co_return std::nullopt;
   }
 
-  // Rethrows a failure with context; PlatformLost when the domain is gone.
-  [[noreturn]] void rethrow(std::exception_ptr failure, const std::string& what) {
-    if (is_cancellation(failure))
-      std::rethrow_exception(failure);
-    if (!m_lost_reason.empty())
-      throw PlatformLost(what + ": " + m_lost_reason);
-    if (m_domain && !domain_active())
-      throw PlatformLost(what + ": domain " + m_name + " is no longer running\n" + console_tail());
-    try {
-      std::rethrow_exception(failure);
-    } catch (const qemu::AgentTimeout& e) {
-      check_alive(what, e.what());
-      throw Error(what + ": " + e.what() + "\n" + console_tail());
-    } catch (const UsageError&) {
-      throw;
-    } catch (const PlatformLost& e) {
-      throw PlatformLost(what + ": " + e.what());
-    } catch (const std::exception& e) {
-      throw Error(what + ": " + e.what());
-    }
+  // Does QEMU still answer its monitor (query-status through libvirt, on the worker under
+  // the watchdog), with the guest running or paused?
+  awaitable<std::string> check_alive() override {
+    struct Answer {
+      int rc = -1;
+      bool hung = false;
+      std::string text;
+    };
+    auto query = [d = domain(), kill = kill_local_qemu()] {
+      Answer a;
+      char* reply = nullptr;
+      std::tie(a.rc, a.hung) = with_watchdog(
+          d, k_liveness_limit,
+          [d, &reply] { return virDomainQemuMonitorCommand(d, R"({"execute": "query-status"})", &reply, 0); }, kill);
+      a.text = reply ? reply : "";
+      std::free(reply);
+      return a;
+    };
+    auto a = co_await run_blocking(m_pool, std::move(query));
+    if (a.hung)
+      co_return fmt::format("QMP query-status (through libvirt) did not answer within {} s either",
+                            k_liveness_limit.count());
+    if (a.rc == 0 && a.text.find("\"running\"") == std::string::npos && a.text.find("\"paused\"") == std::string::npos)
+      co_return "QMP query-status says " + a.text;
+    co_return "";
+  }
+
+  // The watchdog may have destroyed it already; destroying again is harmless.
+  awaitable<std::string> end_hung() override {
+    auto destroy = [d = domain()] { with_watchdog(d, k_liveness_limit, [d] { return virDomainDestroy(d); }); };
+    co_await run_blocking(m_pool, std::move(destroy));
+    co_return k_destroyed;
   }
 
   // Returns when the domain is no longer active, or after `limit`.
   awaitable<void> wait_until_inactive(std::chrono::milliseconds limit) {
     auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline && domain_active())
+    while (Clock::now() < deadline && co_await domain_active())
       co_await sleep_for(500ms);
-  }
-
-  void read_connection_facts() {
-    auto conn = m_conn.get();
-    if (char* h = virConnectGetHostname(conn)) {
-      m_hostname = h;
-      std::free(h);
-    }
-    unsigned long v = 0;
-    if (virConnectGetLibVersion(conn, &v) == 0)
-      m_libvirt_version = version_string(v);
-    if (const char* type = virConnectGetType(conn))
-      m_hypervisor = type;
-    if (virConnectGetVersion(conn, &v) == 0)
-      m_hypervisor_version = version_string(v);
-    char* caps = virConnectGetDomainCapabilities(conn, nullptr, "x86_64", nullptr, "kvm", 0);
-    m_kvm_offered = caps != nullptr;
-    std::free(caps);
-  }
-
-  void read_domain_facts() {
-    char* xml = virDomainGetXMLDesc(m_domain.get(), 0);
-    if (!xml)
-      return;
-    std::string live = xml;
-    std::free(xml);
-    m_machine = attribute_from_xml(live, "type", "machine").value_or("q35");
-    auto mode = attribute_from_xml(live, "cpu", "mode").value_or("");
-    m_cpu_model = mode == "maximum" ? "max" : mode == "host-passthrough" ? "host" : mode;
-    // The domain's CPU weight in libvirt's cgroup: under contention from other processes the
-    // whole VM competes as one entity (the qemu platform's threads compete one by one).
-    int nparams = 0;
-    if (char* type = virDomainGetSchedulerType(m_domain.get(), &nparams)) {
-      std::free(type);
-      std::vector<virTypedParameter> params(static_cast<std::size_t>(std::max(nparams, 1)));
-      if (virDomainGetSchedulerParametersFlags(m_domain.get(), params.data(), &nparams, 0) == 0) {
-        for (int i = 0; i < nparams; ++i)
-          if (std::string_view(params[i].field) == VIR_DOMAIN_SCHEDULER_CPU_SHARES)
-            m_cpu_shares = params[i].value.ul;
-        virTypedParamsClear(params.data(), nparams);
-      }
-    }
-    if (char* argv = virConnectDomainXMLToNative(m_conn.get(), "qemu-argv", live.c_str(), 0)) {
-      m_qemu_command = argv;
-      std::free(argv);
-      while (!m_qemu_command.empty() && m_qemu_command.back() == '\n')
-        m_qemu_command.pop_back();
-    }
   }
 
   // Domains named virtbench-* left by a run that crashed (AUTODESTROY covers most cases;
@@ -586,8 +541,8 @@ private:
   awaitable<void> prepare_local_files(DomainSpec& spec) {
     auto dir = m_dir->path();
     auto overlay = dir / "root-overlay.qcow2";
-    co_await qemu::create_overlay(m_image.base_qcow2, overlay);
-    auto scratch = co_await qemu::create_scratch_disk(dir, m_options.scratch_bytes, m_options.scratch_format);
+    co_await vm::create_overlay(m_image.base_qcow2, overlay);
+    auto scratch = co_await vm::create_scratch_disk(dir, m_options.scratch_bytes, m_options.scratch_format);
     spec.kernel = m_image.vmlinuz.string();
     spec.initrd = m_image.initrd.string();
     spec.root_disk = overlay.string();
@@ -600,7 +555,7 @@ private:
   // A remote host: the image comes from the pool `virtbench image push` filled; the overlay
   // is a volume there, the scratch disk is made here and uploaded.
   awaitable<void> prepare_remote_files(DomainSpec& spec) {
-    auto scratch = co_await qemu::create_scratch_disk(m_dir->path(), m_options.scratch_bytes, m_options.scratch_format);
+    auto scratch = co_await vm::create_scratch_disk(m_dir->path(), m_options.scratch_bytes, m_options.scratch_format);
     auto prepare = [this, scratch, &spec] {
       auto pool = find_pool(m_conn.get(), m_uri);
       auto image = find_pushed_image(pool.get(), m_image, m_uri);
@@ -613,6 +568,7 @@ private:
       spec.scratch_disk = upload_volume(m_conn.get(), pool.get(), prefix + "scratch." + m_options.scratch_format,
                                         scratch, m_options.scratch_format);
       m_console_log = pool_file_path(pool.get(), prefix + "console.log");
+      m_console_host = m_hostname;
       m_remote_volumes.push_back(prefix + "console.log");
       spec.console_log = m_console_log;
     };
@@ -639,25 +595,18 @@ private:
     return problems;
   }
 
-  PlatformOptions m_options;
   asio::thread_pool m_pool; // blocking libvirt calls; invariant: joined before m_conn closes
   Connection m_conn;
   Domain m_domain; // uses m_conn
   std::optional<LibvirtAgentTransport> m_transport; // uses m_domain and m_pool
-  std::optional<qemu::GuestAgent> m_agent;          // uses m_transport
   std::optional<TempDir> m_dir;
-  GuestImage m_image;
   DomainTypeDecision m_type;
-  std::string m_uri, m_name, m_xml, m_cache_mode, m_io, m_console_log;
-  std::string m_hostname, m_libvirt_version, m_hypervisor, m_hypervisor_version, m_machine, m_cpu_model,
-      m_qemu_command, m_guest_sysbench_version;
+  std::string m_uri, m_name, m_xml;
+  std::string m_hostname, m_libvirt_version, m_hypervisor, m_hypervisor_version, m_qemu_command;
   std::vector<std::string> m_remote_volumes;
   fs::path m_raw_dir;
   Clock::time_point m_started_at;
-  double m_boot_to_ready_s = 0;
   std::optional<std::uint64_t> m_cpu_shares;
-  std::string m_lost_reason; // why the domain was destroyed as hung, once it was
-  fs::path m_host_scratch_disk; // a local (not pool) scratch disk file: its host pages are checked after drops
   bool m_local = true, m_pool_storage = false, m_kvm_offered = false, m_booted = false, m_stopped = false, m_destroyed = false;
 };
 

@@ -1,13 +1,15 @@
 #include "drivers/qemu/qemu.hpp"
 
-#include "drivers/qemu/accel.hpp"
-#include "drivers/qemu/agent.hpp"
-#include "drivers/qemu/boot_timeline.hpp"
-#include "drivers/qemu/disks.hpp"
-#include "drivers/qemu/guest_ops.hpp"
 #include "drivers/qemu/qemu_command.hpp"
 #include "drivers/qemu/qemu_process.hpp"
 #include "drivers/qemu/qmp_client.hpp"
+#include "drivers/qemu/qmp_protocol.hpp"
+#include "drivers/vm/accel.hpp"
+#include "drivers/vm/agent.hpp"
+#include "drivers/vm/boot_timeline.hpp"
+#include "drivers/vm/disks.hpp"
+#include "drivers/vm/guest_ops.hpp"
+#include "drivers/vm/guest_platform.hpp"
 #include "host.hpp"
 #include "image.hpp"
 #include "procstat.hpp"
@@ -40,60 +42,6 @@ constexpr const char* k_qboot = "/usr/share/qemu/qboot.rom";
 // How long QMP gets to answer query-status after an agent or QMP call timed out.
 constexpr auto k_liveness_timeout = std::chrono::seconds(2);
 
-// True for a failure that is a missing answer (the agent's or QMP's timeout).
-bool is_timeout(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(first_of(e));
-  } catch (const AgentTimeout&) {
-    return true;
-  } catch (const QmpTimeout&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
-// True for failures that prove the other side is alive (it answered with an error).
-bool is_answer(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const AgentCommandError&) {
-    return true;
-  } catch (const QmpCommandError&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
-std::string console_tail(const fs::path& console) {
-  std::string text;
-  try {
-    text = read_file(console);
-  } catch (const std::exception&) {
-    return "  (no console output)";
-  }
-  std::string cleaned;
-  for (char c : text)
-    if (c != '\r')
-      cleaned += c;
-  auto tail = tail_lines(cleaned, 20);
-  if (tail.empty())
-    return "  (no console output)";
-  std::string out;
-  std::size_t start = 0;
-  while (start <= tail.size()) {
-    auto nl = tail.find('\n', start);
-    out += "  | " + tail.substr(start, nl == std::string::npos ? std::string::npos : nl - start) + "\n";
-    if (nl == std::string::npos)
-      break;
-    start = nl + 1;
-  }
-  if (!out.empty())
-    out.pop_back();
-  return out;
-}
-
 // O_DIRECT (cache=none/directsync) is not supported by every filesystem (older tmpfs).
 bool supports_o_direct(const fs::path& dir) {
   auto probe = dir / ".o_direct_probe";
@@ -117,12 +65,10 @@ awaitable<std::exception_ptr> captured(awaitable<T> op) {
   co_return nullptr;
 }
 
-class QemuPlatform final : public Platform {
+
+class QemuPlatform final : public vm::GuestPlatform {
 public:
-  explicit QemuPlatform(PlatformOptions options) : m_options(std::move(options)) {
-    m_cache_mode = m_options.cache_mode.empty() ? "none" : m_options.cache_mode;
-    m_aio = aio_for_cache_mode(m_cache_mode);
-  }
+  explicit QemuPlatform(PlatformOptions options) : GuestPlatform(std::move(options)) { m_machine = m_options.machine; }
 
   ~QemuPlatform() override {
     // stop() is the graceful path; this is the guarantee (QemuProcess kills its group,
@@ -136,10 +82,12 @@ public:
   awaitable<void> start() override {
     auto executor = co_await asio::this_coro::executor;
     m_image = load_guest_image(m_options.data_dir);
-    m_accel = choose_accel_for_host(m_options.accel);
-    if (m_accel.accel.empty())
-      throw UsageError(m_accel.reason);
-    m_cpu_model = m_accel.accel == "kvm" ? "host" : "max";
+    auto decision = vm::choose_accel_for_host(m_options.accel);
+    if (decision.accel.empty())
+      throw UsageError(decision.reason);
+    m_accel = decision.accel;
+    m_accel_reason = decision.reason;
+    m_cpu_model = m_accel == "kvm" ? "host" : "max";
 
     auto parent = m_options.runtime_dir.empty() ? runtime_parent_dir() : m_options.runtime_dir;
     m_dir.emplace(parent, "qemu-");
@@ -149,22 +97,23 @@ public:
     if (m_agent_socket.string().size() > 100)
       throw Error("the socket path " + m_agent_socket.string() +
                   " is too long for a Unix socket; set XDG_RUNTIME_DIR to a shorter directory");
-    if (cache_mode_bypasses_host_cache(m_cache_mode) && !supports_o_direct(dir))
+    if (vm::cache_mode_bypasses_host_cache(m_cache_mode) && !supports_o_direct(dir))
       throw Error("--cache-mode " + m_cache_mode + " needs O_DIRECT, which the filesystem of " +
                   dir.string() + " does not support; use --cache-mode writeback, or point XDG_RUNTIME_DIR "
                   "at a directory on a disk filesystem");
     auto raw_dir = m_options.raw_dir.empty() ? dir : fs::absolute(m_options.raw_dir);
     fs::create_directories(raw_dir);
-    m_console_log = raw_dir / "console.log";
+    m_console_log = (raw_dir / "console.log").string();
     m_raw_dir = raw_dir;
 
     log("qemu: creating the disks in " + dir.string());
     m_overlay = dir / "root-overlay.qcow2";
-    co_await create_overlay(m_image.base_qcow2, m_overlay);
-    m_scratch_disk = co_await create_scratch_disk(dir, m_options.scratch_bytes, m_options.scratch_format);
+    co_await vm::create_overlay(m_image.base_qcow2, m_overlay);
+    m_scratch_disk = co_await vm::create_scratch_disk(dir, m_options.scratch_bytes, m_options.scratch_format);
+    m_host_scratch_disk = m_scratch_disk; // the host's pages of the data set's disk are checked after drops
 
     QemuCommand command;
-    command.accel = m_accel.accel;
+    command.accel = m_accel;
     command.machine = m_options.machine;
     // qboot (Debian's qemu-system-data) instead of SeaBIOS on q35: it only loads the kernel
     // (microvm uses it by default).
@@ -190,8 +139,8 @@ public:
     command.extra_args = m_options.qemu_extra_args;
     m_argv = build_qemu_argv(command);
 
-    log(fmt::format("qemu: booting ({}, {} vCPUs, {} MiB, cache={}, aio={}; {})", m_accel.accel, m_options.vcpus,
-                    m_options.memory_bytes >> 20, m_cache_mode, m_aio, m_accel.reason));
+    log(fmt::format("qemu: booting ({}, {} vCPUs, {} MiB, cache={}, aio={}; {})", m_accel, m_options.vcpus,
+                    m_options.memory_bytes >> 20, m_cache_mode, m_aio, m_accel_reason));
     m_process.emplace(executor);
     m_started_at = Clock::now();
     m_process->start(m_argv);
@@ -209,7 +158,7 @@ public:
       std::string path = m_qmp_socket.string();
       auto r = co_await (captured(m_qmp->connect(path, std::chrono::seconds(30))) || m_process->wait_for_exit(24h));
       if (r.index() == 1 && std::get<1>(r))
-        throw PlatformLost(lost_message("connect to QMP"));
+        throw PlatformLost(lost_message("connect to QMP", exit_reason()));
       if (r.index() == 0)
         failure = std::get<0>(r);
     }
@@ -218,17 +167,14 @@ public:
     json::object none;
     try {
       std::string cmd = "query-version";
-      auto version = co_await m_qmp->execute(cmd, none, k_qmp_timeout);
-      auto& q = version.as_object().at("qemu").as_object();
-      m_qemu_version = fmt::format("{}.{}.{}", q.at("major").to_number<int>(), q.at("minor").to_number<int>(),
-                                   q.at("micro").to_number<int>());
-      if (auto* pkg = version.as_object().if_contains("package"); pkg && pkg->is_string() && !pkg->as_string().empty())
-        m_qemu_package = pkg->as_string();
+      auto version = parse_query_version(co_await m_qmp->execute(cmd, none, k_qmp_timeout));
+      m_qemu_version = version.version;
+      m_qemu_package = version.package;
       cmd = "query-kvm";
       m_kvm = co_await m_qmp->execute(cmd, none, k_qmp_timeout);
       cmd = "query-status";
       auto status = co_await m_qmp->execute(cmd, none, k_qmp_timeout);
-      if (auto* st = status.as_object().if_contains("status"); !st || *st != "running")
+      if (auto state = parse_query_status(status); state != "running")
         throw Error("QEMU is not running the guest after its start: query-status says " + json::serialize(status));
     } catch (...) {
       failure = std::current_exception();
@@ -239,7 +185,7 @@ public:
     // Boot: until the guest agent answers.
     m_transport.emplace(executor, m_agent_socket.string());
     m_agent.emplace(*m_transport);
-    auto limit = m_accel.accel == "kvm" ? 30s : 120s;
+    auto limit = m_accel == "kvm" ? 30s : 120s;
     bool lost = false;
     {
       auto r = co_await (captured(m_agent->wait_until_ready(limit)) || m_process->wait_for_exit(limit + 60s));
@@ -248,13 +194,12 @@ public:
         failure = std::get<0>(r);
     }
     if (lost || (failure && !m_process->running()))
-      throw PlatformLost(lost_message("boot the guest"));
+      throw PlatformLost(lost_message("boot the guest", exit_reason()));
     if (failure) {
       if (is_cancellation(failure))
         std::rethrow_exception(failure);
-      throw Error(fmt::format("boot the guest: its agent did not answer within {} s (accel {})\n"
-                              "last console lines ({}):\n{}",
-                              limit.count(), m_accel.accel, m_console_log.string(), console_tail(m_console_log)));
+      throw Error(fmt::format("boot the guest: its agent did not answer within {} s (accel {})\n{}", limit.count(),
+                              m_accel, console_tail()));
     }
     m_boot_to_ready_s = std::chrono::duration<double>(Clock::now() - m_started_at).count();
     log(fmt::format("qemu: guest agent answered {:.2f} s after QEMU started", m_boot_to_ready_s));
@@ -262,7 +207,7 @@ public:
 
     // The scratch disk, mounted where fileio's files go.
     try {
-      m_guest_sysbench_version = co_await prepare_guest(*m_agent, k_guest_scratch_dir);
+      m_guest_sysbench_version = co_await vm::prepare_guest(*m_agent, vm::k_guest_scratch_dir);
     } catch (...) {
       failure = std::current_exception();
     }
@@ -341,47 +286,6 @@ public:
     m_frozen = false;
   }
 
-  awaitable<ExecResult> exec(ExecRequest request) override {
-    std::exception_ptr failure;
-    try {
-      co_return to_exec_result(co_await agent().exec(request.argv, request.cwd, request.timeout));
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    co_await rethrow(failure, "run " + format_argv(request.argv) + " in the guest");
-    throw Error("unreachable");
-  }
-
-  awaitable<std::string> read_file(std::string path) override {
-    std::exception_ptr failure;
-    try {
-      co_return co_await agent().read_file(path);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    co_await rethrow(failure, "read " + path + " in the guest");
-    throw Error("unreachable");
-  }
-
-  awaitable<std::vector<CacheDrop>> drop_caches() override {
-    std::vector<CacheDrop> drops;
-    std::exception_ptr failure;
-    try {
-      drops.push_back(co_await drop_guest_caches(agent()));
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure)
-      co_await rethrow(failure, "drop caches in the guest");
-    // The host caches the image files unless QEMU opens them with O_DIRECT.
-    // Dropped and recorded also with cache=none, where it cannot hold the data set.
-    drops.push_back(drop_host_caches());
-    drops.back().holds_data_set = !cache_mode_bypasses_host_cache(m_cache_mode);
-    if (drops.back().holds_data_set)
-      drops.back().resident_after_kib = resident_kib(m_scratch_disk); // the host's pages of the data set's disk
-    co_return drops;
-  }
-
   awaitable<std::optional<CpuSeconds>> host_accounting() override {
     if (!m_process || !m_process->running())
       co_return std::nullopt;
@@ -397,36 +301,16 @@ public:
     co_return CpuSeconds{user, kernel};
   }
 
-  bool has_guest_view() const override { return true; }
-
   // The scratch disk is a sparse file in the run's runtime directory.
   std::optional<HostStorage> fileio_host_storage() const override {
     return HostStorage{m_options.runtime_dir.empty() ? runtime_parent_dir() : m_options.runtime_dir};
   }
 
-  std::string scratch_dir() const override { return k_guest_scratch_dir; }
-
-  json::object describe() const override {
-    json::object d{{"name", "qemu"},
-                   {"accel", m_accel.accel},
-                   {"accel_reason", m_accel.reason},
-                   {"qemu_version", m_qemu_version},
-                   {"machine", m_options.machine},
-                   {"cpu_model", m_cpu_model},
-                   {"vcpus", m_options.vcpus},
-                   {"memory_bytes", m_options.memory_bytes},
-                   {"cache_mode", m_cache_mode},
-                   {"aio", m_aio},
-                   {"scratch_format", m_options.scratch_format},
-                   {"image_digest", m_image.recipe_hash},
-                   {"sysbench_sha256", m_image.sysbench_sha256},
-                   {"guest_kernel", m_image.kernel_version},
-                   {"boot_to_ready_s", std::round(m_boot_to_ready_s * 1000) / 1000},
-                   {"fileio_storage", "virtio scratch disk (" + m_options.scratch_format + ", ext4)"}};
+private:
+  void describe_platform(json::object& d) const override {
+    d["qemu_version"] = m_qemu_version;
     if (!m_qemu_package.empty())
       d["qemu_package"] = m_qemu_package;
-    if (!m_guest_sysbench_version.empty())
-      d["sysbench_version"] = m_guest_sysbench_version;
     if (!m_kvm.is_null())
       d["query_kvm"] = m_kvm;
     if (!m_argv.empty())
@@ -447,19 +331,6 @@ public:
       }
       d["qemu_events"] = std::move(events);
     }
-    return d;
-  }
-
-private:
-  void log(const std::string& line) const {
-    if (m_options.log)
-      m_options.log(line);
-  }
-
-  GuestAgent& agent() {
-    if (!m_agent)
-      throw Error("qemu: the guest is not running (start() did not finish)");
-    return *m_agent;
   }
 
   void on_qemu_exit() {
@@ -472,57 +343,28 @@ private:
       log("qemu: " + reason);
   }
 
-  std::string lost_message(const std::string& what) const {
-    if (!m_lost_reason.empty()) // killed as hung: that is the cause, not the kill
-      return what + ": " + m_lost_reason;
+  // How QEMU ended, with the tail of its stderr (for PlatformLost).
+  std::string exit_reason() const {
     std::string how = m_process && !m_process->running() ? m_process->exit_description() : "still running";
     auto err = m_process ? tail_lines(m_process->stderr_text(), 10) : std::string();
-    return fmt::format("{}: QEMU exited ({}){}\nlast console lines ({}):\n{}", what, how,
-                       err.empty() ? "" : "; its stderr:\n" + err, m_console_log.string(),
-                       console_tail(m_console_log));
+    return fmt::format("QEMU exited ({}){}", how, err.empty() ? "" : "; its stderr:\n" + err);
   }
 
-  // Rethrows a failure with context; as PlatformLost when QEMU is gone (waiting briefly:
-  // a socket can see the end before the process watcher does).
-  awaitable<void> rethrow(std::exception_ptr failure, const std::string& what) {
+  awaitable<std::optional<std::string>> gone_reason(bool may_wait) override {
     bool gone = false;
     if (m_process && m_process->started()) {
       if (!m_process->running())
         gone = true;
-      else if (!is_cancellation(failure) && !is_answer(failure))
+      else if (may_wait)
         gone = co_await m_process->wait_for_exit(2s);
     }
-    if (gone)
-      throw PlatformLost(lost_message(what));
-    if (is_cancellation(failure))
-      std::rethrow_exception(failure);
-    if (is_timeout(failure) && m_process && m_process->running()) {
-      if (auto hung = co_await check_vm_alive(); !hung.empty()) {
-        // A hung QEMU (stopped, wedged) would cost every remaining call its timeout: the
-        // platform is lost; SIGKILL works on a stopped process too.
-        m_lost_reason = fmt::format("{}; {}; QEMU (pid {}) was killed", what_of(failure), hung, m_process->pid());
-        auto problems = co_await m_process->terminate(std::chrono::milliseconds(0));
-        if (!problems.empty())
-          m_lost_reason += " (" + problems + ")";
-        throw PlatformLost(what + ": " + m_lost_reason);
-      }
-    }
-    try {
-      std::rethrow_exception(failure);
-    } catch (const AgentTimeout& e) {
-      throw Error(what + ": " + e.what() + "\nlast console lines:\n" + console_tail(m_console_log));
-    } catch (const UsageError&) {
-      throw;
-    } catch (const PlatformLost&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw Error(what + ": " + e.what());
-    }
+    if (!gone)
+      co_return std::nullopt;
+    co_return exit_reason();
   }
 
-  // After a timeout: does QEMU still answer QMP, with the guest running (or paused by
-  // freeze())? Returns why not, or "" when it is alive.
-  awaitable<std::string> check_vm_alive() {
+  // Does QEMU still answer QMP, with the guest running (or paused by freeze())?
+  awaitable<std::string> check_alive() override {
     if (!m_qmp || !m_qmp->is_open())
       co_return "QMP is closed";
     std::exception_ptr failure;
@@ -530,11 +372,10 @@ private:
       std::string cmd = "query-status";
       json::object none;
       auto status = co_await m_qmp->execute(cmd, none, k_liveness_timeout);
-      auto* st = status.is_object() ? status.as_object().if_contains("status") : nullptr;
-      std::string state = st && st->is_string() ? std::string(st->as_string()) : json::serialize(status);
+      auto state = parse_query_status(status);
       if (state == "running" || (state == "paused" && m_frozen))
         co_return "";
-      co_return "QMP query-status says the VM is " + state;
+      co_return "QMP query-status says the VM is " + (state.empty() ? json::serialize(status) : state);
     } catch (...) {
       failure = std::current_exception();
     }
@@ -544,6 +385,15 @@ private:
                           std::chrono::duration<double>(k_liveness_timeout).count(), what_of(failure));
   }
 
+  // SIGKILL works on a stopped process too.
+  awaitable<std::string> end_hung() override {
+    auto done = fmt::format("QEMU (pid {}) was killed", m_process->pid());
+    auto problems = co_await m_process->terminate(std::chrono::milliseconds(0));
+    if (!problems.empty())
+      done += " (" + problems + ")";
+    co_return done;
+  }
+
   // The guest's boot steps from its console, placed on QEMU's clock by the guest's uptime
   // read right after the agent's first answer. Best effort: a boot is not failed for it.
   awaitable<void> record_boot_timeline() {
@@ -551,7 +401,7 @@ private:
     try {
       auto before = Clock::now();
       std::string path = "/proc/uptime";
-      auto uptime = parse_proc_uptime(co_await m_agent->read_file(path));
+      auto uptime = vm::parse_proc_uptime(co_await m_agent->read_file(path));
       auto middle = before + (Clock::now() - before) / 2;
       if (uptime)
         kernel_started_s = std::chrono::duration<double>(middle - m_started_at).count() - *uptime;
@@ -561,15 +411,15 @@ private:
         throw;
       log("qemu: could not read the guest's /proc/uptime for the boot timeline: " + what_of(failure));
     }
-    std::vector<BootStep> steps;
+    std::vector<vm::BootStep> steps;
     try {
-      steps = parse_boot_timeline(virtbench::read_file(m_console_log));
+      steps = vm::parse_boot_timeline(virtbench::read_file(m_console_log));
     } catch (const std::exception&) {
     }
     if (steps.empty())
-      log("qemu: no boot steps (\"virtbench-init: STEP (uptime N.NNs)\") on the console " + m_console_log.string() +
+      log("qemu: no boot steps (\"virtbench-init: STEP (uptime N.NNs)\") on the console " + m_console_log +
           "; rebuild the image with `virtbench image build`");
-    m_boot_timeline = boot_timeline_json(steps, kernel_started_s, m_boot_to_ready_s);
+    m_boot_timeline = vm::boot_timeline_json(steps, kernel_started_s, m_boot_to_ready_s);
   }
 
   awaitable<void> qmp_command(std::string command) {
@@ -586,25 +436,18 @@ private:
     co_await rethrow(failure, "QMP " + command);
   }
 
-  PlatformOptions m_options;
-  GuestImage m_image;
-  AccelDecision m_accel;
-  std::string m_cpu_model, m_cache_mode, m_aio;
   std::optional<TempDir> m_dir; // overlay, scratch disk, sockets; destroyed after the process
-  fs::path m_overlay, m_scratch_disk, m_qmp_socket, m_agent_socket, m_console_log, m_raw_dir;
+  fs::path m_overlay, m_scratch_disk, m_qmp_socket, m_agent_socket, m_raw_dir;
   std::vector<std::string> m_argv;
   std::optional<QemuProcess> m_process;
   std::optional<QmpClient> m_qmp;
-  std::optional<UnixAgentTransport> m_transport;
-  std::optional<GuestAgent> m_agent; // uses m_transport
+  std::optional<vm::UnixAgentTransport> m_transport; // m_agent (GuestPlatform's) uses it
   Clock::time_point m_started_at;
-  double m_boot_to_ready_s = 0;
   std::string m_kernel_cmdline;
   json::array m_boot_timeline; // describe()'s boot_timeline, set once the agent answered
-  std::string m_qemu_version, m_qemu_package, m_guest_sysbench_version;
+  std::string m_qemu_version, m_qemu_package;
   json::value m_kvm;
   bool m_booted = false, m_frozen = false, m_stopped = false;
-  std::string m_lost_reason; // why QEMU was killed as hung, once it was
 };
 
 } // namespace

@@ -6,14 +6,6 @@
 
 namespace virtbench::qemu {
 
-bool cache_mode_bypasses_host_cache(const std::string& cache_mode) {
-  return cache_mode == "none" || cache_mode == "directsync";
-}
-
-std::string aio_for_cache_mode(const std::string& cache_mode) {
-  return cache_mode_bypasses_host_cache(cache_mode) ? "native" : "threads";
-}
-
 std::string escape_qemu_option(const std::string& value) {
   std::string out;
   for (char c : value) {
@@ -70,12 +62,6 @@ std::vector<std::string> build_qemu_argv(const QemuCommand& c) {
   }
   argv.insert(argv.end(), c.extra_args.begin(), c.extra_args.end());
   return argv;
-}
-
-std::uint64_t scratch_disk_bytes(std::uint64_t data_bytes) {
-  constexpr std::uint64_t mib = 1ull << 20;
-  std::uint64_t bytes = std::max<std::uint64_t>(data_bytes + data_bytes / 4 + 256 * mib, 512 * mib);
-  return (bytes + mib - 1) / mib * mib;
 }
 
 } // namespace virtbench::qemu

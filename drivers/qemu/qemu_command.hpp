@@ -28,11 +28,6 @@ struct QemuCommand {
   std::vector<std::string> extra_args;
 };
 
-// True for cache modes that open images with O_DIRECT (the host page cache is bypassed).
-bool cache_mode_bypasses_host_cache(const std::string& cache_mode);
-// aio=native where QEMU supports it (O_DIRECT: cache=none/directsync), else threads.
-std::string aio_for_cache_mode(const std::string& cache_mode);
-
 // Commas in QEMU option values are doubled.
 std::string escape_qemu_option(const std::string& value);
 
@@ -41,9 +36,5 @@ bool is_known_machine(const std::string& machine);
 
 // Throws UsageError for a machine type build_qemu_argv does not know.
 std::vector<std::string> build_qemu_argv(const QemuCommand& c);
-
-// The scratch disk's size for `data_bytes` of fileio files: room for ext4's metadata
-// and sysbench's own slack, at least 512 MiB, rounded up to a MiB.
-std::uint64_t scratch_disk_bytes(std::uint64_t data_bytes);
 
 } // namespace virtbench::qemu

@@ -1,6 +1,6 @@
 #include "drivers/qemu/qmp_client.hpp"
 
-#include "drivers/qemu/async_mutex.hpp"
+#include "drivers/vm/async_mutex.hpp"
 #include "drivers/qemu/qmp_protocol.hpp"
 
 #include <fmt/format.h>
@@ -33,7 +33,7 @@ struct QmpClient::State {
   stream_protocol::socket socket;
   std::string path;
   QmpProtocol protocol;
-  AsyncMutex write_mutex;
+  vm::AsyncMutex write_mutex;
   std::map<std::uint64_t, std::shared_ptr<Pending>> pending;
   std::shared_ptr<Pending> greeting_waiter;
   std::vector<QmpEvent> events;
@@ -205,7 +205,7 @@ awaitable<json::value> QmpClient::execute(std::string command, json::object argu
     if (p->qmp_error->is_object())
       if (auto* c = p->qmp_error->as_object().if_contains("class"); c && c->is_string())
         cls = c->as_string();
-    throw QmpCommandError("QMP " + command + ": " + describe_qmp_error(*p->qmp_error), cls);
+    throw QmpCommandError("QMP " + command + ": " + vm::describe_qmp_error(*p->qmp_error), cls);
   }
   if (!p->result)
     throw QmpTimeout(fmt::format("QMP {}: no reply within {} s on {}", command, timeout.count() / 1000.0, s->path));

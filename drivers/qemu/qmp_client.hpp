@@ -3,6 +3,7 @@
 // QmpProtocol and hands replies to the command waiting for that id, while events are
 // recorded as they come (also between a command and its reply).
 
+#include "drivers/vm/channel_errors.hpp"
 #include "util/asio.hpp"
 #include "util/error.hpp"
 
@@ -18,10 +19,10 @@
 namespace virtbench::qemu {
 
 // A command QEMU refused: "<command>: <class>: <desc>".
-class QmpCommandError : public Error {
+class QmpCommandError : public vm::ChannelCommandError {
 public:
   QmpCommandError(const std::string& what, std::string error_class)
-      : Error(what), m_class(std::move(error_class)) {}
+      : vm::ChannelCommandError(what), m_class(std::move(error_class)) {}
   const std::string& error_class() const { return m_class; }
 
 private:
@@ -35,9 +36,9 @@ struct QmpEvent {
 };
 
 // No reply within the command's timeout (QEMU stopped or wedged, or just slow).
-class QmpTimeout : public Error {
+class QmpTimeout : public vm::ChannelTimeout {
 public:
-  using Error::Error;
+  using vm::ChannelTimeout::ChannelTimeout;
 };
 
 class QmpClient {

@@ -1,10 +1,10 @@
 #include "drivers/qemu/qmp_protocol.hpp"
-#include "drivers/qemu/json_lines.hpp"
+#include "drivers/vm/json_lines.hpp"
+#include "util/error.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <stdexcept>
 
 namespace virtbench::qemu {
 
@@ -25,7 +25,7 @@ std::optional<QmpMessage> QmpProtocol::next() {
 
 QmpMessage QmpProtocol::classify(std::string line) {
   QmpMessage m;
-  auto parsed = parse_json_line(line);
+  auto parsed = vm::parse_json_line(line);
   if (!parsed) {
     m.text = std::move(line);
     return m;
@@ -75,7 +75,8 @@ QmpMessage QmpProtocol::classify(std::string line) {
 std::string QmpProtocol::encode(std::string_view execute, const json::object& arguments, std::uint64_t& id) {
   bool capabilities = execute == "qmp_capabilities";
   if (capabilities ? m_state != State::negotiating : m_state != State::ready)
-    throw std::logic_error("QMP: cannot send " + std::string(execute) + " before the capabilities negotiation");
+    throw Error("QMP: cannot send " + std::string(execute) + " before the capabilities negotiation" +
+                (m_state == State::awaiting_greeting ? " (QEMU's greeting has not arrived)" : " has finished"));
   id = m_next_id++;
   json::object cmd;
   cmd["execute"] = execute;
@@ -87,18 +88,35 @@ std::string QmpProtocol::encode(std::string_view execute, const json::object& ar
   return json::serialize(cmd) + "\r\n";
 }
 
-std::string describe_qmp_error(const json::value& error) {
-  if (!error.is_object())
-    return json::serialize(error);
-  auto& o = error.as_object();
-  std::string cls, desc;
-  if (auto* c = o.if_contains("class"); c && c->is_string())
-    cls = c->as_string();
-  if (auto* d = o.if_contains("desc"); d && d->is_string())
-    desc = d->as_string();
-  if (cls.empty() && desc.empty())
-    return json::serialize(error);
-  return cls.empty() ? desc : cls + ": " + desc;
+QemuVersion parse_query_version(const json::value& ret) {
+  auto bad = [&](const std::string& what) {
+    return Error("QMP query-version: " + what + " in the answer " + json::serialize(ret));
+  };
+  auto* o = ret.if_object();
+  auto* qemu = o ? o->if_contains("qemu") : nullptr;
+  if (!qemu || !qemu->is_object())
+    throw bad("no \"qemu\" object");
+  int parts[3] = {};
+  const char* names[3] = {"major", "minor", "micro"};
+  for (int i = 0; i < 3; ++i) {
+    auto* v = qemu->as_object().if_contains(names[i]);
+    boost::system::error_code ec;
+    if (v && v->is_number())
+      parts[i] = v->to_number<int>(ec);
+    if (!v || !v->is_number() || ec)
+      throw bad(std::string("no whole number \"qemu.") + names[i] + "\"");
+  }
+  QemuVersion version;
+  version.version = std::to_string(parts[0]) + "." + std::to_string(parts[1]) + "." + std::to_string(parts[2]);
+  if (auto* pkg = o->if_contains("package"); pkg && pkg->is_string())
+    version.package = pkg->as_string();
+  return version;
+}
+
+std::string parse_query_status(const json::value& ret) {
+  auto* o = ret.if_object();
+  auto* st = o ? o->if_contains("status") : nullptr;
+  return st && st->is_string() ? std::string(st->as_string()) : std::string();
 }
 
 } // namespace virtbench::qemu

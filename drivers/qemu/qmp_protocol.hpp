@@ -3,7 +3,7 @@
 // the greeting, replies (matched by id), errors and asynchronous events come out; the
 // Asio client only moves bytes. Events may arrive between a command and its reply.
 
-#include "drivers/qemu/json_lines.hpp"
+#include "drivers/vm/json_lines.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -42,7 +42,7 @@ public:
   std::optional<QmpMessage> next();
 
   // The wire form of a command ("{...}\r\n") with a fresh id, returned in `id`.
-  // Commands other than qmp_capabilities are refused (std::logic_error) until ready().
+  // Commands other than qmp_capabilities are refused (Error) until ready().
   std::string encode(std::string_view execute, const boost::json::object& arguments, std::uint64_t& id);
 
   State state() const { return m_state; }
@@ -53,14 +53,21 @@ public:
 private:
   QmpMessage classify(std::string line);
 
-  LineSplitter m_lines;
+  vm::LineSplitter m_lines;
   State m_state = State::awaiting_greeting;
   boost::json::object m_greeting;
   std::uint64_t m_next_id = 1;
   std::optional<std::uint64_t> m_capabilities_id;
 };
 
-// "<class>: <desc>" of a QMP or agent error object.
-std::string describe_qmp_error(const boost::json::value& error);
+// query-version's answer: QEMU's "major.minor.micro" and its package ("" when absent).
+struct QemuVersion {
+  std::string version, package;
+};
+// Throws Error naming what is missing or malformed.
+QemuVersion parse_query_version(const boost::json::value& ret);
+
+// query-status's "status" ("running", "paused", "shutdown" ...); "" when the answer has none.
+std::string parse_query_status(const boost::json::value& ret);
 
 } // namespace virtbench::qemu

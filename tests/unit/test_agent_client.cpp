@@ -1,7 +1,7 @@
 // The guest-agent client (UnixAgentTransport + GuestAgent) against an in-process fake
 // qemu-ga on a Unix socket that behaves like the real one where it matters: 0xFF handling,
 // id echo, guest-exec/-status, file handles, and the misbehaviours a test asks for.
-#include "drivers/qemu/agent.hpp"
+#include "drivers/vm/agent.hpp"
 #include "test_qemu_fake_server.hpp"
 #include "test_util.hpp"
 
@@ -12,7 +12,7 @@
 #include <map>
 
 using namespace virtbench;
-using namespace virtbench::qemu;
+using namespace virtbench::vm;
 using namespace std::chrono_literals;
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;

@@ -1,6 +1,6 @@
 // The guest-agent wire protocol on bytes recorded from a real qemu-ga 7.2
 // (tests/data/qga/7.2/, see its README), and the pure parts of the operations.
-#include "drivers/qemu/agent_protocol.hpp"
+#include "drivers/vm/agent_protocol.hpp"
 #include "test_util.hpp"
 #include "util/error.hpp"
 
@@ -9,7 +9,7 @@
 #include <boost/json.hpp>
 
 using namespace virtbench;
-using namespace virtbench::qemu;
+using namespace virtbench::vm;
 using Kind = AgentMessage::Kind;
 namespace json = boost::json;
 

@@ -183,7 +183,7 @@ TEST_CASE("agent replies as virDomainQemuAgentCommand returns them (recorded)") 
   auto status = parse_agent_reply("guest-exec-status", lines[2]).as_object();
   CHECK(status.at("exited").as_bool());
   CHECK_THROWS_AS(parse_agent_reply("guest-file-open", R"({"error":{"class":"GenericError","desc":"No such file"}})"),
-                  qemu::AgentCommandError);
+                  vm::AgentCommandError);
   CHECK_THROWS_WITH_AS(parse_agent_reply("guest-exec", "not json"), doctest::Contains("not a JSON object"), Error);
   CHECK_THROWS_WITH_AS(parse_agent_reply("guest-exec", "{}"), doctest::Contains("no \"return\""), Error);
 }

@@ -1,10 +1,11 @@
 // The qemu driver's pure parts: the accelerator decision, QEMU's command line on q35 and
 // microvm, the scratch disk size, the host CPU accounting of the QEMU process, the boot
 // timeline from the console, and the guest kernel's command line tuning (src/image.hpp).
-#include "drivers/qemu/accel.hpp"
-#include "drivers/qemu/boot_timeline.hpp"
 #include "drivers/qemu/qemu_command.hpp"
 #include "drivers/qemu/qemu_process.hpp"
+#include "drivers/vm/accel.hpp"
+#include "drivers/vm/boot_timeline.hpp"
+#include "drivers/vm/disks.hpp"
 #include "image.hpp"
 #include "test_util.hpp"
 #include "util/error.hpp"
@@ -15,6 +16,7 @@
 
 using namespace virtbench;
 using namespace virtbench::qemu;
+using namespace virtbench::vm;
 
 namespace {
 const char* k_cpuinfo_vmx = "processor\t: 0\nvendor_id\t: GenuineIntel\n"

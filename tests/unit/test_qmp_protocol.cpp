@@ -1,13 +1,17 @@
 // QmpProtocol on bytes recorded from a real QEMU 7.2 (tests/data/qmp/7.2/, see its README).
 #include "drivers/qemu/qmp_protocol.hpp"
 #include "test_util.hpp"
+#include "util/error.hpp"
 
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 using namespace virtbench;
 using namespace virtbench::qemu;
+using virtbench::vm::describe_qmp_error;
 using Kind = QmpMessage::Kind;
 
 namespace {
@@ -85,10 +89,12 @@ TEST_CASE("the same bytes fed one at a time give the same messages") {
 TEST_CASE("capabilities negotiation: commands wait for it, and its reply makes the session ready") {
   QmpProtocol p;
   std::uint64_t id = 0;
-  CHECK_THROWS_AS(p.encode("query-status", {}, id), std::logic_error);
+  CHECK_THROWS_WITH_AS(p.encode("query-status", {}, id),
+                       "QMP: cannot send query-status before the capabilities negotiation (QEMU's greeting has not arrived)",
+                       Error);
   p.feed(R"({"QMP": {"version": {}, "capabilities": []}})" "\n");
   drain(p);
-  CHECK_THROWS_AS(p.encode("query-status", {}, id), std::logic_error);
+  CHECK_THROWS_AS(p.encode("query-status", {}, id), Error);
   auto wire = p.encode("qmp_capabilities", {}, id);
   CHECK(wire == "{\"execute\":\"qmp_capabilities\",\"id\":" + std::to_string(id) + "}\r\n");
   CHECK_FALSE(p.ready());
@@ -142,4 +148,27 @@ TEST_CASE("anything before the greeting is not QMP") {
   REQUIRE(msgs.size() == 1);
   CHECK(msgs[0].kind == Kind::garbled);
   CHECK(p.state() == QmpProtocol::State::awaiting_greeting);
+}
+
+TEST_CASE("query-version and query-status answers from the recorded session, and malformed ones as Errors") {
+  QmpProtocol p;
+  p.feed(test::data_file("qmp/7.2/session.in"));
+  auto msgs = drain(p);
+  auto version = std::find_if(msgs.begin(), msgs.end(), [](auto& m) {
+    return m.kind == Kind::reply && m.value.is_object() && m.value.as_object().contains("qemu");
+  });
+  REQUIRE(version != msgs.end());
+  auto v = parse_query_version(version->value);
+  CHECK(v.version == "7.2.22");
+  CHECK(v.package == "Debian 1:7.2+dfsg-7+deb12u18+b3");
+  CHECK(parse_query_status(msgs[2].value) == "running");
+
+  CHECK(parse_query_version(boost::json::parse(R"({"qemu": {"major": 8, "minor": 0, "micro": 1}})")).package == "");
+  CHECK_THROWS_WITH_AS(parse_query_version(boost::json::parse(R"({"qemu": {"major": "7", "minor": 2, "micro": 0}})")),
+                       R"(QMP query-version: no whole number "qemu.major" in the answer {"qemu":{"major":"7","minor":2,"micro":0}})",
+                       Error);
+  CHECK_THROWS_WITH_AS(parse_query_version(boost::json::parse("[1]")),
+                       R"(QMP query-version: no "qemu" object in the answer [1])", Error);
+  CHECK(parse_query_status(boost::json::parse(R"({"running": true})")) == "");
+  CHECK(parse_query_status(boost::json::parse("null")) == "");
 }

@@ -3,13 +3,14 @@
 // one JSON document per line). No I/O: bytes in, complete lines out.
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace virtbench::qemu {
+namespace virtbench::vm {
 
 class LineSplitter {
 public:
@@ -35,4 +36,7 @@ struct JsonLine {
 };
 std::optional<JsonLine> parse_json_line(std::string_view text);
 
-} // namespace virtbench::qemu
+// "<class>: <desc>" of a QMP or agent error object (both speak QMP's error format).
+std::string describe_qmp_error(const boost::json::value& error);
+
+} // namespace virtbench::vm

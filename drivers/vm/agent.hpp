@@ -4,8 +4,9 @@
 // implementation; libvirt's virDomainQemuAgentCommand (a JSON command string in, the JSON
 // reply out) can be another without touching the operations.
 
-#include "drivers/qemu/agent_protocol.hpp"
-#include "drivers/qemu/async_mutex.hpp"
+#include "drivers/vm/agent_protocol.hpp"
+#include "drivers/vm/async_mutex.hpp"
+#include "drivers/vm/channel_errors.hpp"
 #include "util/asio.hpp"
 #include "util/error.hpp"
 
@@ -18,18 +19,18 @@
 #include <string>
 #include <vector>
 
-namespace virtbench::qemu {
+namespace virtbench::vm {
 
 // The agent answered a command with an error: "<command>: <class>: <desc>".
-class AgentCommandError : public Error {
+class AgentCommandError : public ChannelCommandError {
 public:
-  using Error::Error;
+  using ChannelCommandError::ChannelCommandError;
 };
 
 // No answer within the call's timeout; the transport resynchronises before its next call.
-class AgentTimeout : public Error {
+class AgentTimeout : public ChannelTimeout {
 public:
-  using Error::Error;
+  using ChannelTimeout::ChannelTimeout;
 };
 
 class AgentTransport {
@@ -136,4 +137,4 @@ private:
   std::uint64_t m_file_counter = 0;
 };
 
-} // namespace virtbench::qemu
+} // namespace virtbench::vm

@@ -1,5 +1,5 @@
-#include "drivers/qemu/agent_protocol.hpp"
-#include "drivers/qemu/json_lines.hpp"
+#include "drivers/vm/agent_protocol.hpp"
+#include "drivers/vm/json_lines.hpp"
 
 #include "util/error.hpp"
 
@@ -8,7 +8,7 @@
 
 #include <array>
 
-namespace virtbench::qemu {
+namespace virtbench::vm {
 
 namespace json = boost::json;
 
@@ -165,4 +165,4 @@ json::object guest_exec_command(const std::vector<std::string>& argv) {
           {"arguments", {{"path", argv.at(0)}, {"arg", std::move(args)}, {"capture-output", true}}}};
 }
 
-} // namespace virtbench::qemu
+} // namespace virtbench::vm

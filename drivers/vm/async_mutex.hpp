@@ -10,7 +10,7 @@
 #include <memory>
 #include <optional>
 
-namespace virtbench::qemu {
+namespace virtbench::vm {
 
 class AsyncMutex {
 public:
@@ -91,4 +91,4 @@ private:
   std::deque<std::shared_ptr<Waiter>> m_waiters;
 };
 
-} // namespace virtbench::qemu
+} // namespace virtbench::vm

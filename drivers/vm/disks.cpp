@@ -1,17 +1,31 @@
-#include "drivers/qemu/disks.hpp"
+#include "drivers/vm/disks.hpp"
 
-#include "drivers/qemu/qemu_command.hpp"
 #include "util/error.hpp"
 #include "util/process.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
 
-namespace virtbench::qemu {
+namespace virtbench::vm {
 
 namespace fs = std::filesystem;
+
+bool cache_mode_bypasses_host_cache(const std::string& cache_mode) {
+  return cache_mode == "none" || cache_mode == "directsync";
+}
+
+std::string aio_for_cache_mode(const std::string& cache_mode) {
+  return cache_mode_bypasses_host_cache(cache_mode) ? "native" : "threads";
+}
+
+std::uint64_t scratch_disk_bytes(std::uint64_t data_bytes) {
+  constexpr std::uint64_t mib = 1ull << 20;
+  std::uint64_t bytes = std::max<std::uint64_t>(data_bytes + data_bytes / 4 + 256 * mib, 512 * mib);
+  return (bytes + mib - 1) / mib * mib;
+}
 
 awaitable<void> create_overlay(fs::path base, fs::path overlay) {
   std::vector<std::string> overlay_argv{"qemu-img", "create", "-q", "-f", "qcow2", "-b",
@@ -50,4 +64,4 @@ awaitable<fs::path> create_scratch_disk(fs::path dir, std::uint64_t data_bytes, 
   co_return raw;
 }
 
-} // namespace virtbench::qemu
+} // namespace virtbench::vm

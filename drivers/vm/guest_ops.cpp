@@ -1,4 +1,4 @@
-#include "drivers/qemu/guest_ops.hpp"
+#include "drivers/vm/guest_ops.hpp"
 
 #include "procstat.hpp"
 #include "util/error.hpp"
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-namespace virtbench::qemu {
+namespace virtbench::vm {
 
 using namespace std::chrono_literals;
 
@@ -54,4 +54,4 @@ awaitable<std::string> prepare_guest(GuestAgent& agent, std::string dir) {
   co_return v.out.substr(0, v.out.find('\n'));
 }
 
-} // namespace virtbench::qemu
+} // namespace virtbench::vm

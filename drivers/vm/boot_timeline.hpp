@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace virtbench::qemu {
+namespace virtbench::vm {
 
 struct BootStep {
   std::string step;   // "init started", "root mounted", "agent started" ...
@@ -33,4 +33,4 @@ std::optional<double> parse_proc_uptime(std::string_view text);
 boost::json::array boot_timeline_json(const std::vector<BootStep>& steps, std::optional<double> kernel_started_s,
                                       double boot_to_ready_s);
 
-} // namespace virtbench::qemu
+} // namespace virtbench::vm

@@ -8,7 +8,16 @@
 #include <filesystem>
 #include <string>
 
-namespace virtbench::qemu {
+namespace virtbench::vm {
+
+// True for cache modes that open images with O_DIRECT (the host page cache is bypassed).
+bool cache_mode_bypasses_host_cache(const std::string& cache_mode);
+// aio=native where QEMU supports it (O_DIRECT: cache=none/directsync), else threads.
+std::string aio_for_cache_mode(const std::string& cache_mode);
+
+// The scratch disk's size for `data_bytes` of fileio files: room for ext4's metadata
+// and sysbench's own slack, at least 512 MiB, rounded up to a MiB.
+std::uint64_t scratch_disk_bytes(std::uint64_t data_bytes);
 
 // qemu-img create -f qcow2 -b base -F qcow2 overlay. Throws Error with qemu-img's stderr.
 awaitable<void> create_overlay(std::filesystem::path base, std::filesystem::path overlay);
@@ -19,4 +28,4 @@ awaitable<void> create_overlay(std::filesystem::path base, std::filesystem::path
 awaitable<std::filesystem::path> create_scratch_disk(std::filesystem::path dir, std::uint64_t data_bytes,
                                                      std::string format);
 
-} // namespace virtbench::qemu
+} // namespace virtbench::vm

@@ -3,7 +3,7 @@
 // replies (with the 0xFF resynchronisation of guest-sync-delimited), base64, and the
 // pure parts of the operations built on it (guest-exec argv wrapping, exec status).
 
-#include "drivers/qemu/json_lines.hpp"
+#include "drivers/vm/json_lines.hpp"
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-namespace virtbench::qemu {
+namespace virtbench::vm {
 
 struct AgentMessage {
   enum class Kind { reply, error, garbled };
@@ -75,4 +75,4 @@ std::vector<std::string> guest_exec_argv(const std::vector<std::string>& argv, c
 // {"execute": "guest-exec", "arguments": {"path": argv[0], "arg": [...], "capture-output": true}}
 boost::json::object guest_exec_command(const std::vector<std::string>& argv);
 
-} // namespace virtbench::qemu
+} // namespace virtbench::vm

@@ -1,6 +1,6 @@
-#include "drivers/qemu/agent.hpp"
+#include "drivers/vm/agent.hpp"
 
-#include "drivers/qemu/qmp_protocol.hpp"
+#include "drivers/vm/json_lines.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -8,7 +8,7 @@
 
 #include <random>
 
-namespace virtbench::qemu {
+namespace virtbench::vm {
 
 namespace json = boost::json;
 using stream_protocol = asio::local::stream_protocol;
@@ -400,4 +400,4 @@ awaitable<void> GuestAgent::shutdown(std::chrono::milliseconds timeout) {
   co_await m_transport.send(std::move(command), timeout);
 }
 
-} // namespace virtbench::qemu
+} // namespace virtbench::vm

@@ -1,8 +1,8 @@
-#include "drivers/qemu/json_lines.hpp"
+#include "drivers/vm/json_lines.hpp"
 
 #include <boost/json.hpp>
 
-namespace virtbench::qemu {
+namespace virtbench::vm {
 
 std::optional<std::string> LineSplitter::next_line() {
   auto nl = m_buffer.find('\n', m_start);
@@ -50,4 +50,18 @@ std::optional<JsonLine> parse_json_line(std::string_view text) {
   return line;
 }
 
-} // namespace virtbench::qemu
+std::string describe_qmp_error(const json::value& error) {
+  if (!error.is_object())
+    return json::serialize(error);
+  auto& o = error.as_object();
+  std::string cls, desc;
+  if (auto* c = o.if_contains("class"); c && c->is_string())
+    cls = c->as_string();
+  if (auto* d = o.if_contains("desc"); d && d->is_string())
+    desc = d->as_string();
+  if (cls.empty() && desc.empty())
+    return json::serialize(error);
+  return cls.empty() ? desc : cls + ": " + desc;
+}
+
+} // namespace virtbench::vm

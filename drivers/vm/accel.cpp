@@ -1,4 +1,4 @@
-#include "drivers/qemu/accel.hpp"
+#include "drivers/vm/accel.hpp"
 
 #include "procstat.hpp"
 #include "util/fs.hpp"
@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <unistd.h>
 
-namespace virtbench::qemu {
+namespace virtbench::vm {
 
 bool has_hardware_virtualization(std::string_view cpuinfo) {
   for (auto flags : cpuinfo_values(cpuinfo, "flags"))
@@ -62,4 +62,4 @@ AccelDecision choose_accel_for_host(std::string_view requested) {
   return choose_accel(requested, facts);
 }
 
-} // namespace virtbench::qemu
+} // namespace virtbench::vm

@@ -2,7 +2,7 @@
 // What the qemu and libvirt platforms do through the guest agent in the same way (they
 // differ only in how agent commands reach the guest: a socket, or virDomainQemuAgentCommand).
 
-#include "drivers/qemu/agent.hpp"
+#include "drivers/vm/agent.hpp"
 #include "platform.hpp"
 #include "util/failure.hpp" // is_cancellation, what_of
 
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace virtbench::qemu {
+namespace virtbench::vm {
 
 // Where the scratch disk is mounted in the guest, and fileio's files live (qemu and libvirt).
 inline constexpr const char* k_guest_scratch_dir = "/scratch";
@@ -30,4 +30,4 @@ awaitable<CacheDrop> drop_guest_caches(GuestAgent& agent);
 // the guest's `sysbench --version`.
 awaitable<std::string> prepare_guest(GuestAgent& agent, std::string dir);
 
-} // namespace virtbench::qemu
+} // namespace virtbench::vm

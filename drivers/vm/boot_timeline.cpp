@@ -1,11 +1,11 @@
-#include "drivers/qemu/boot_timeline.hpp"
+#include "drivers/vm/boot_timeline.hpp"
 
 #include <boost/json/object.hpp>
 
 #include <charconv>
 #include <cmath>
 
-namespace virtbench::qemu {
+namespace virtbench::vm {
 
 namespace {
 
@@ -80,4 +80,4 @@ boost::json::array boot_timeline_json(const std::vector<BootStep>& steps, std::o
   return out;
 }
 
-} // namespace virtbench::qemu
+} // namespace virtbench::vm
