@@ -2,7 +2,6 @@
 
 #include "drivers/vm/json_lines.hpp"
 
-#include <boost/json/serialize.hpp>
 
 #include <fmt/format.h>
 
@@ -58,17 +57,28 @@ std::string UnixAgentTransport::lost(const std::string& what, const std::string&
   return "guest agent " + what + " on " + m_path + ": " + cause;
 }
 
-awaitable<void> UnixAgentTransport::ensure_connected(Deadline, const std::string& what) {
+awaitable<void> UnixAgentTransport::ensure_connected(Deadline deadline, const std::string& what) {
   if (m_closed)
     throw Error(lost(what, m_closed_reason));
   if (m_socket && m_socket->is_open())
     co_return;
+  if (Clock::now() >= deadline)
+    throw AgentTimeout(lost(what, "no time left to connect within the timeout"));
   m_socket.emplace(m_executor);
-  auto [ec] = co_await m_socket->async_connect(stream_protocol::endpoint(m_path), asio::as_tuple(use_awaitable));
-  if (ec == asio::error::operation_aborted && !m_closed)
-    throw boost::system::system_error(ec);
+  asio::steady_timer timer(m_executor, deadline);
+  auto r = co_await (m_socket->async_connect(stream_protocol::endpoint(m_path), asio::as_tuple(use_awaitable)) ||
+                     timer.async_wait(asio::as_tuple(use_awaitable)));
   if (m_closed)
     throw Error(lost(what, m_closed_reason));
+  if (r.index() == 1) {
+    m_socket.reset();
+    if (std::get<0>(std::get<1>(r)) == asio::error::operation_aborted)
+      throw boost::system::system_error(asio::error::operation_aborted);
+    throw AgentTimeout(lost(what, "could not connect within the timeout"));
+  }
+  auto [ec] = std::get<0>(r);
+  if (ec == asio::error::operation_aborted)
+    throw boost::system::system_error(ec);
   if (ec) {
     m_socket.reset();
     throw Error(lost(what, "connect: " + ec.message()));
@@ -147,7 +157,7 @@ awaitable<void> UnixAgentTransport::sync_locked(Deadline deadline) {
         co_return;
       }
     }
-    ++m_stale; // an answer to an earlier sync or command
+    // else an answer to an earlier sync or command: skipped
   }
 }
 
@@ -184,10 +194,8 @@ awaitable<json::value> UnixAgentTransport::call(json::object command, std::chron
       ++m_garbled;
       continue;
     }
-    if (m.id && *m.id != id) {
-      ++m_stale;
-      continue;
-    }
+    if (m.id && *m.id != id)
+      continue; // a stale answer, to an earlier command
     m_needs_sync = false;
     if (m.kind == AgentMessage::Kind::error)
       throw AgentCommandError(what + ": " + describe_qmp_error(m.value));
@@ -249,10 +257,7 @@ awaitable<GuestExecResult> GuestAgent::exec_once(const std::vector<std::string>&
   auto start = Clock::now();
   auto deadline = start + timeout;
   auto command = guest_exec_command(full_argv);
-  auto started = co_await call(std::move(command));
-  if (!started.is_object() || !started.as_object().contains("pid"))
-    throw Error("guest-exec: unexpected answer " + json::serialize(started));
-  auto pid = started.as_object().at("pid").to_number<std::int64_t>();
+  auto pid = parse_exec_started(co_await call(std::move(command)));
 
   GuestExecResult result;
   auto interval = m_timeouts.poll_min;
@@ -334,28 +339,15 @@ awaitable<GuestExecResult> GuestAgent::exec(std::vector<std::string> argv, std::
 
 awaitable<std::string> GuestAgent::read_file(std::string path) {
   json::object open{{"execute", "guest-file-open"}, {"arguments", {{"path", path}, {"mode", "r"}}}};
-  auto handle_value = co_await call(std::move(open));
-  if (!handle_value.is_number())
-    throw Error("guest-file-open " + path + ": unexpected answer " + json::serialize(handle_value));
-  auto handle = handle_value.to_number<std::int64_t>();
+  auto handle = parse_file_handle(path, co_await call(std::move(open)));
   std::string content;
   std::exception_ptr failure;
   try {
     for (;;) {
       json::object read{{"execute", "guest-file-read"}, {"arguments", {{"handle", handle}, {"count", 65536}}}};
-      auto r = co_await call(std::move(read));
-      if (!r.is_object())
-        throw Error("guest-file-read " + path + ": unexpected answer " + json::serialize(r));
-      auto& o = r.as_object();
-      std::int64_t count = 0;
-      if (auto* c = o.if_contains("count"); c && c->is_number())
-        count = c->to_number<std::int64_t>();
-      if (auto* b = o.if_contains("buf-b64"); b && b->is_string())
-        content += base64_decode(b->as_string());
-      bool eof = false;
-      if (auto* e = o.if_contains("eof"); e && e->is_bool())
-        eof = e->as_bool();
-      if (eof || count == 0)
+      auto chunk = parse_file_read(path, co_await call(std::move(read)));
+      content += chunk.data;
+      if (chunk.eof || chunk.count == 0)
         break;
     }
   } catch (...) {
@@ -380,10 +372,7 @@ awaitable<void> GuestAgent::close_file(std::int64_t handle, std::exception_ptr f
 
 awaitable<void> GuestAgent::write_file(std::string path, std::string content) {
   json::object open{{"execute", "guest-file-open"}, {"arguments", {{"path", path}, {"mode", "w"}}}};
-  auto handle_value = co_await call(std::move(open));
-  if (!handle_value.is_number())
-    throw Error("guest-file-open " + path + ": unexpected answer " + json::serialize(handle_value));
-  auto handle = handle_value.to_number<std::int64_t>();
+  auto handle = parse_file_handle(path, co_await call(std::move(open)));
   std::exception_ptr failure;
   try {
     json::object write{{"execute", "guest-file-write"},

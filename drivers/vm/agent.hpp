@@ -59,13 +59,12 @@ public:
 
   // Closes the socket; the call in flight and later ones fail with `reason`.
   void close(const std::string& reason);
-  const std::string& path() const { return m_path; }
-  // Lines that were not agent JSON, and stale answers skipped (for diagnostics and tests).
+  // Lines that were not agent JSON (for diagnostics and tests).
   std::size_t garbled_count() const { return m_garbled; }
-  std::size_t stale_count() const { return m_stale; }
 
 private:
   using Deadline = std::chrono::steady_clock::time_point;
+  // Connects unless connected; AgentTimeout when `deadline` passes first.
   awaitable<void> ensure_connected(Deadline deadline, const std::string& what);
   awaitable<void> write_all(std::string bytes, Deadline deadline, const std::string& what);
   awaitable<AgentMessage> next_message(Deadline deadline, const std::string& what);
@@ -82,7 +81,7 @@ private:
   bool m_closed = false;
   std::string m_closed_reason;
   std::uint64_t m_next_id;
-  std::size_t m_garbled = 0, m_stale = 0;
+  std::size_t m_garbled = 0;
 };
 
 struct GuestExecResult {
@@ -121,8 +120,6 @@ public:
   awaitable<void> write_file(std::string path, std::string content);
   // Asks the guest to power off (no answer is sent on success).
   awaitable<void> shutdown(std::chrono::milliseconds timeout);
-
-  AgentTransport& transport() { return m_transport; }
 
 private:
   awaitable<boost::json::value> call(boost::json::object command);

@@ -115,30 +115,105 @@ std::string base64_decode(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// The whole number `key` of `o`, nullopt when absent; throws Error("<what>: ...") when it
+// is there but not a whole number of type T.
+template <typename T>
+std::optional<T> whole_number(const json::object& o, std::string_view key, const std::string& what,
+                              const json::value& answer) {
+  auto* v = o.if_contains(key);
+  if (!v)
+    return std::nullopt;
+  boost::system::error_code ec;
+  T n{};
+  if (v->is_number())
+    n = v->to_number<T>(ec);
+  if (!v->is_number() || ec)
+    throw Error(what + ": \"" + std::string(key) + "\" is not a whole number in the answer " + json::serialize(answer));
+  return n;
+}
+
+// The boolean `key` of `o`, nullopt when absent; throws Error when it is not a boolean.
+std::optional<bool> boolean(const json::object& o, std::string_view key, const std::string& what,
+                            const json::value& answer) {
+  auto* v = o.if_contains(key);
+  if (!v)
+    return std::nullopt;
+  if (!v->is_bool())
+    throw Error(what + ": \"" + std::string(key) + "\" is not true or false in the answer " + json::serialize(answer));
+  return v->get_bool();
+}
+
+// The base64 string `key` of `o` decoded, "" when absent.
+std::string base64_field(const json::object& o, std::string_view key, const std::string& what,
+                         const json::value& answer) {
+  auto* v = o.if_contains(key);
+  if (!v)
+    return {};
+  if (!v->is_string())
+    throw Error(what + ": \"" + std::string(key) + "\" is not a string in the answer " + json::serialize(answer));
+  try {
+    return base64_decode(v->get_string());
+  } catch (const Error& e) {
+    throw Error(what + ": \"" + std::string(key) + "\": " + e.what());
+  }
+}
+
+} // namespace
+
 GuestExecStatus parse_exec_status(const json::value& ret) {
+  const std::string what = "guest-exec-status";
   if (!ret.is_object())
-    throw Error("guest-exec-status: unexpected answer " + json::serialize(ret));
-  auto& o = ret.as_object();
+    throw Error(what + ": unexpected answer " + json::serialize(ret));
+  auto& o = ret.get_object();
   GuestExecStatus s;
-  auto* exited = o.if_contains("exited");
-  if (!exited || !exited->is_bool())
-    throw Error("guest-exec-status: answer without \"exited\": " + json::serialize(ret));
-  s.exited = exited->as_bool();
-  if (auto* v = o.if_contains("exitcode"); v && v->is_number())
-    s.exit_code = v->to_number<int>();
-  if (auto* v = o.if_contains("signal"); v && v->is_number()) {
-    s.signal = v->to_number<int>();
+  auto exited = boolean(o, "exited", what, ret);
+  if (!exited)
+    throw Error(what + ": answer without \"exited\": " + json::serialize(ret));
+  s.exited = *exited;
+  if (auto code = whole_number<int>(o, "exitcode", what, ret))
+    s.exit_code = *code;
+  if (auto signal = whole_number<int>(o, "signal", what, ret)) {
+    s.signal = *signal;
     s.exit_code = -1;
   }
-  if (auto* v = o.if_contains("out-data"); v && v->is_string())
-    s.out = base64_decode(v->as_string());
-  if (auto* v = o.if_contains("err-data"); v && v->is_string())
-    s.err = base64_decode(v->as_string());
-  if (auto* v = o.if_contains("out-truncated"); v && v->is_bool())
-    s.out_truncated = v->as_bool();
-  if (auto* v = o.if_contains("err-truncated"); v && v->is_bool())
-    s.err_truncated = v->as_bool();
+  s.out = base64_field(o, "out-data", what, ret);
+  s.err = base64_field(o, "err-data", what, ret);
+  s.out_truncated = boolean(o, "out-truncated", what, ret).value_or(false);
+  s.err_truncated = boolean(o, "err-truncated", what, ret).value_or(false);
   return s;
+}
+
+std::int64_t parse_exec_started(const json::value& ret) {
+  const std::string what = "guest-exec";
+  auto pid = ret.is_object() ? whole_number<std::int64_t>(ret.get_object(), "pid", what, ret) : std::nullopt;
+  if (!pid)
+    throw Error(what + ": unexpected answer " + json::serialize(ret) + " (no \"pid\")");
+  return *pid;
+}
+
+std::int64_t parse_file_handle(std::string_view path, const json::value& ret) {
+  boost::system::error_code ec;
+  std::int64_t handle = 0;
+  if (ret.is_number())
+    handle = ret.to_number<std::int64_t>(ec);
+  if (!ret.is_number() || ec)
+    throw Error("guest-file-open " + std::string(path) + ": unexpected answer " + json::serialize(ret) +
+                " (not a file handle)");
+  return handle;
+}
+
+GuestFileChunk parse_file_read(std::string_view path, const json::value& ret) {
+  const std::string what = "guest-file-read " + std::string(path);
+  if (!ret.is_object())
+    throw Error(what + ": unexpected answer " + json::serialize(ret));
+  auto& o = ret.get_object();
+  GuestFileChunk chunk;
+  chunk.count = whole_number<std::int64_t>(o, "count", what, ret).value_or(0);
+  chunk.data = base64_field(o, "buf-b64", what, ret);
+  chunk.eof = boolean(o, "eof", what, ret).value_or(false);
+  return chunk;
 }
 
 std::vector<std::string> guest_exec_argv(const std::vector<std::string>& argv, const std::string& cwd,

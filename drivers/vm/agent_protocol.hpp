@@ -29,7 +29,6 @@ public:
   // After sending 0xFF + guest-sync-delimited: drop every byte up to and including the
   // 0xFF the agent puts before its answer (whatever stale output came before it).
   void expect_delimiter() { m_skipping = true; }
-  bool skipping() const { return m_skipping; }
   void feed(std::string_view bytes) { m_lines.feed(bytes); }
   // The next message, or nullopt until more bytes arrive.
   std::optional<AgentMessage> next();
@@ -64,6 +63,22 @@ struct GuestExecStatus {
 };
 // Parses guest-exec-status's "return" object; throws Error on a malformed one.
 GuestExecStatus parse_exec_status(const boost::json::value& ret);
+
+// guest-exec's "return" ({"pid": N}): the pid; throws Error on a malformed answer.
+std::int64_t parse_exec_started(const boost::json::value& ret);
+
+// guest-file-open's "return" (a whole number): the handle; throws Error naming `path`.
+std::int64_t parse_file_handle(std::string_view path, const boost::json::value& ret);
+
+// One guest-file-read answer ({"count": N, "buf-b64": "...", "eof": bool}; qemu-ga may
+// leave out buf-b64 at the end).
+struct GuestFileChunk {
+  std::string data;       // decoded
+  std::int64_t count = 0; // bytes the agent says it read
+  bool eof = false;
+};
+// Throws Error naming `path` on a malformed answer.
+GuestFileChunk parse_file_read(std::string_view path, const boost::json::value& ret);
 
 // The argv guest-exec runs for a request: `env -C cwd` in front when a directory is
 // given (guest-exec has none), and, when out_file is set, a `sh -c 'exec "$0" "$@" >out 2>err'`

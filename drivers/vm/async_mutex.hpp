@@ -67,8 +67,6 @@ public:
     co_return Guard(this);
   }
 
-  bool locked() const { return m_locked; }
-
 private:
   struct Waiter {
     explicit Waiter(asio::any_io_executor ex) : timer(ex, asio::steady_timer::time_point::max()) {}

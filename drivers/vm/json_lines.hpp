@@ -21,7 +21,6 @@ public:
   // when `c` has not arrived yet.
   bool skip_through(char c);
   void clear() { m_buffer.clear(); m_start = 0; }
-  std::size_t buffered() const { return m_buffer.size() - m_start; }
 
 private:
   std::string m_buffer;

@@ -499,3 +499,41 @@ TEST_CASE("agent: the QEMU side going away ends the call with an error, not a ha
     CHECK(what.find("closed by QEMU") != std::string::npos);
   });
 }
+
+TEST_CASE("agent: connecting honours the call's deadline: none left is an AgentTimeout, and no connection is made") {
+  FakeAgent fake;
+  with_fake_agent(fake, [&](UnixAgentTransport& t, GuestAgent&, test::FakeUnixServer& s) -> awaitable<void> {
+    std::string what;
+    try {
+      co_await t.call(command("guest-ping"), 0ms);
+    } catch (const AgentTimeout& e) {
+      what = e.what();
+    }
+    CHECK(what.find("guest-ping") != std::string::npos);
+    CHECK(what.find("no time left to connect within the timeout") != std::string::npos);
+    CHECK(s.connections() == 0);
+    CHECK(fake.syncs == 0);
+    // With time left it connects.
+    co_await t.call(command("guest-ping"), 2s);
+    CHECK(s.connections() == 1);
+  });
+}
+
+TEST_CASE("agent: connecting to a socket that is not there (QEMU not up yet) is an Error, not a timeout") {
+  TempDir dir(std::filesystem::temp_directory_path(), "vbtest-qga-");
+  auto path = (dir.path() / "missing.sock").string();
+  test::run_sync([&]() -> awaitable<void> {
+    UnixAgentTransport transport(co_await asio::this_coro::executor, path);
+    std::string what;
+    bool timeout = false;
+    try {
+      co_await transport.call(command("guest-ping"), 2s);
+    } catch (const AgentTimeout&) {
+      timeout = true;
+    } catch (const Error& e) {
+      what = e.what();
+    }
+    CHECK_FALSE(timeout);
+    CHECK(what == "guest agent guest-ping on " + path + ": connect: No such file or directory");
+  }());
+}

@@ -158,3 +158,52 @@ TEST_CASE("exec status: a signal, truncation flags, and malformed answers") {
   CHECK_THROWS_AS(parse_exec_status(json::parse(R"({"pid": 3})")), Error);
   CHECK_THROWS_AS(parse_exec_status(json::parse("[]")), Error);
 }
+
+TEST_CASE("recorded guest-exec, guest-file-open and guest-file-read answers decode into pid, handle and data") {
+  auto bytes = test::data_file("qga/7.2/session.in");
+  AgentDecoder d;
+  d.expect_delimiter();
+  d.feed(bytes);
+  std::vector<std::int64_t> pids;
+  std::vector<GuestFileChunk> chunks;
+  for (auto& m : drain(d)) {
+    if (m.kind != Kind::reply || !m.value.is_object())
+      continue;
+    auto& o = m.value.as_object();
+    if (o.contains("pid") && o.size() == 1)
+      pids.push_back(parse_exec_started(m.value));
+    if (o.contains("count"))
+      chunks.push_back(parse_file_read("/proc/stat", m.value));
+  }
+  CHECK(pids == std::vector<std::int64_t>{166, 168});
+  REQUIRE(chunks.size() >= 1);
+  CHECK(chunks[0].count == 1106);
+  CHECK(chunks[0].data.size() == 1106);
+  CHECK(chunks[0].data.starts_with("cpu  "));
+  CHECK(chunks[0].eof);
+  // guest-file-open answers a bare number (the handle); ids are not handles.
+  CHECK(parse_file_handle("/proc/stat", json::parse("1000")) == 1000);
+}
+
+TEST_CASE("malformed agent answers are Errors that say which command, which field and the answer") {
+  CHECK_THROWS_WITH_AS(parse_exec_started(json::parse(R"({"pid": "9"})")),
+                       R"(guest-exec: "pid" is not a whole number in the answer {"pid":"9"})", Error);
+  CHECK_THROWS_WITH_AS(parse_exec_started(json::parse("{}")), R"(guest-exec: unexpected answer {} (no "pid"))", Error);
+  CHECK_THROWS_WITH_AS(parse_file_handle("/etc/x", json::parse("1.5")),
+                       "guest-file-open /etc/x: unexpected answer 1.5E0 (not a file handle)", Error);
+  CHECK_THROWS_WITH_AS(parse_file_read("/etc/x", json::parse(R"({"count": 3, "buf-b64": 7})")),
+                       R"(guest-file-read /etc/x: "buf-b64" is not a string in the answer {"count":3,"buf-b64":7})", Error);
+  CHECK_THROWS_WITH_AS(parse_file_read("/etc/x", json::parse(R"({"count": 1, "buf-b64": "!!", "eof": true})")),
+                       R"(guest-file-read /etc/x: "buf-b64": base64: invalid character in agent data)", Error);
+  CHECK_THROWS_WITH_AS(parse_file_read("/etc/x", json::parse(R"({"count": 0, "eof": "yes"})")),
+                       R"(guest-file-read /etc/x: "eof" is not true or false in the answer {"count":0,"eof":"yes"})", Error);
+  // The end of a file: no buf-b64 at all.
+  auto end = parse_file_read("/etc/x", json::parse(R"({"count": 0, "eof": true})"));
+  CHECK(end.data.empty());
+  CHECK(end.eof);
+  CHECK_THROWS_WITH_AS(parse_exec_status(json::parse(R"({"exited": true, "exitcode": 1.5})")),
+                       R"(guest-exec-status: "exitcode" is not a whole number in the answer {"exited":true,"exitcode":1.5E0})",
+                       Error);
+  CHECK_THROWS_WITH_AS(parse_exec_status(json::parse(R"({"exited": "no"})")),
+                       R"(guest-exec-status: "exited" is not true or false in the answer {"exited":"no"})", Error);
+}
