@@ -4,6 +4,7 @@
 #include "drivers/libvirt/agent_transport.hpp"
 #include "drivers/libvirt/connection.hpp"
 #include "drivers/libvirt/domain_xml.hpp"
+#include "drivers/qemu/qemu_command.hpp"
 #include "test_util.hpp"
 #include "util/error.hpp"
 #include "util/process.hpp"
@@ -12,6 +13,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <filesystem>
 
 using namespace virtbench;
@@ -92,6 +94,40 @@ void check_valid(const std::filesystem::path& file) {
   CHECK(r.exit_code == 0);
 }
 
+// The words of a command line as a POSIX shell splits it (single quotes only, as virsh
+// domxml-to-native prints it).
+std::vector<std::string> shell_words(const std::string& line) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false, quoted = false;
+  for (char c : line) {
+    if (quoted) {
+      if (c == '\'')
+        quoted = false;
+      else
+        word += c;
+    } else if (c == '\'') {
+      quoted = in_word = true;
+    } else if (c == ' ' || c == '\n') {
+      if (in_word)
+        words.push_back(std::exchange(word, {}));
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (in_word)
+    words.push_back(word);
+  return words;
+}
+
+// The word after the first `option`, "" when absent.
+std::string option_value(const std::vector<std::string>& argv, const std::string& option) {
+  auto it = std::find(argv.begin(), argv.end(), option);
+  return it != argv.end() && it + 1 != argv.end() ? *(it + 1) : std::string();
+}
+
 } // namespace
 
 TEST_CASE("the TCG domain XML matches its golden file, which libvirt's schema accepts") {
@@ -105,7 +141,72 @@ TEST_CASE("the KVM domain XML with odd paths matches its golden file, which libv
 }
 
 TEST_CASE("the domain XML has what the qemu platform's argv has, and nothing that reaches a network") {
-  auto xml = build_domain_xml(tcg_spec());
+  // libvirt's own QEMU command line for the golden TCG domain (recorded, see the README in
+  // tests/data/libvirt/9.0.0/) against build_qemu_argv for the same facts.
+  auto spec = tcg_spec();
+  auto theirs = shell_words(data_file("libvirt/9.0.0/domain-tcg.qemu-argv"));
+  qemu::QemuCommand c;
+  c.accel = "tcg";
+  c.machine = spec.machine;
+  c.cpu_model = "max"; // cpu mode='maximum'
+  c.vcpus = spec.vcpus;
+  c.memory_bytes = spec.memory_bytes;
+  c.kernel = spec.kernel;
+  c.initrd = spec.initrd;
+  c.kernel_cmdline = spec.kernel_cmdline;
+  c.root_disk = spec.root_disk;
+  c.scratch_disk = spec.scratch_disk;
+  c.scratch_format = spec.scratch_format;
+  c.cache_mode = spec.cache_mode;
+  c.aio = spec.io;
+  c.console_log = spec.console_log;
+  c.qmp_socket = "/run/q/qmp.sock";
+  c.agent_socket = "/run/q/qga.sock";
+  c.agent_port_name = spec.agent_port_name;
+  c.name = spec.name;
+  auto ours = qemu::build_qemu_argv(c);
+  CHECK(option_value(theirs, "-machine").starts_with("pc-q35-"));
+  CHECK(option_value(ours, "-machine") == "q35");
+  for (auto* option : {"-accel", "-cpu", "-kernel", "-initrd", "-append"}) {
+    INFO(option);
+    CHECK(option_value(theirs, option) == option_value(ours, option));
+  }
+  CHECK(option_value(theirs, "-m") + "M" == option_value(ours, "-m"));
+  CHECK(option_value(theirs, "-smp").starts_with(option_value(ours, "-smp") + ","));
+  for (auto* flag : {"-nodefaults", "-no-user-config"})
+    CHECK((std::find(theirs.begin(), theirs.end(), flag) != theirs.end() &&
+           std::find(ours.begin(), ours.end(), flag) != ours.end()));
+  // The same two disks in the same order (vda root, vdb scratch), with O_DIRECT and native aio.
+  auto files = [](const std::vector<std::string>& argv, const std::string& key) {
+    std::vector<std::string> out;
+    for (auto& a : argv)
+      for (auto at = a.find(key); at != std::string::npos; at = a.find(key, at + 1)) {
+        auto start = at + key.size();
+        out.push_back(a.substr(start, a.find_first_of(",\"", start) - start));
+      }
+    return out;
+  };
+  std::vector<std::string> disks{spec.root_disk, spec.scratch_disk};
+  CHECK(files(theirs, "\"filename\":\"") == disks);
+  CHECK(files(ours, "file=") == disks);
+  auto joined = [](const std::vector<std::string>& argv) {
+    std::string all;
+    for (auto& a : argv)
+      all += a + " ";
+    return all;
+  };
+  CHECK(joined(theirs).find("\"aio\":\"native\"") != std::string::npos);
+  CHECK(joined(theirs).find("\"direct\":true") != std::string::npos);
+  CHECK(joined(ours).find("cache=none,aio=native") != std::string::npos);
+  CHECK(joined(theirs).find("\"name\":\"org.qemu.guest_agent.0\"") != std::string::npos);
+  CHECK(joined(ours).find("name=org.qemu.guest_agent.0") != std::string::npos);
+  // No network device on either side.
+  for (auto* net : {"-netdev", "-net"})
+    CHECK(std::find(theirs.begin(), theirs.end(), net) == theirs.end());
+  CHECK(joined(theirs).find("virtio-net") == std::string::npos);
+  CHECK(option_value(ours, "-nic") == "none");
+
+  auto xml = build_domain_xml(spec);
   CHECK(xml.find("<interface") == std::string::npos);
   CHECK(xml.find("<graphics") == std::string::npos);
   CHECK(xml.find("<acpi/>") != std::string::npos);
