@@ -1,6 +1,30 @@
 #include "util/error.hpp"
 
+#include "util/failure.hpp"
+
+#include <exception>
+
 namespace virtbench {
+
+void rethrow_with_context(std::string_view context) {
+  auto current = std::current_exception();
+  if (!current)
+    throw Error(std::string(context) + ": unknown error");
+  if (is_cancellation(current))
+    std::rethrow_exception(current);
+  auto prefix = std::string(context) + ": ";
+  try {
+    std::rethrow_exception(first_of(current));
+  } catch (const UsageError& e) {
+    throw UsageError(prefix + e.what());
+  } catch (const PlatformLost& e) {
+    throw PlatformLost(prefix + e.what());
+  } catch (const std::exception& e) {
+    throw Error(prefix + e.what());
+  } catch (...) {
+    throw Error(prefix + "unknown error");
+  }
+}
 
 std::string tail_lines(std::string_view text, std::size_t max_lines) {
   while (!text.empty() && text.back() == '\n')

@@ -1,6 +1,8 @@
 #pragma once
 // One error scheme everywhere: exceptions that carry "<operation> <object>: <cause>",
-// with each layer adding its context as the error rises (see with_context()).
+// with each layer adding its context as the error rises (rethrow_with_context() in a
+// catch (...) block, which works in coroutines too). The discipline is described in
+// CONTRIBUTING.md, "Rules of the code" -> Errors.
 
 #include <stdexcept>
 #include <string>
@@ -27,17 +29,12 @@ public:
   using Error::Error;
 };
 
-// Runs fn(); if it throws, rethrows the same kind of error with "context: " in front.
-template <typename Fn>
-decltype(auto) with_context(std::string_view context, Fn&& fn) {
-  try {
-    return fn();
-  } catch (const UsageError& e) {
-    throw UsageError(std::string(context) + ": " + e.what());
-  } catch (const std::exception& e) {
-    throw Error(std::string(context) + ": " + e.what());
-  }
-}
+// Rethrows the exception being handled with "context: " in front of its message, keeping
+// its kind: UsageError stays UsageError, PlatformLost stays PlatformLost, any other
+// std::exception (Error and its subclasses included) becomes Error. A cancellation
+// (is_cancellation() in util/failure.hpp) is rethrown untouched, never wrapped. Call it
+// only inside a catch block: `catch (...) { rethrow_with_context("start qemu"); }`.
+[[noreturn]] void rethrow_with_context(std::string_view context);
 
 // The last `max_lines` lines of text, for quoting stderr or a console log in an error.
 std::string tail_lines(std::string_view text, std::size_t max_lines);
