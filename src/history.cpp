@@ -246,13 +246,17 @@ std::vector<HistoryRow> History::query(const HistoryFilter& f) {
       "SELECT r.run_id, r.started_at, r.suite, r.virtbench_version, m.platform, m.experiment, m.metric, m.n, m.mean, "
       "m.stddev, m.ci_low, m.ci_high, m.cv, coalesce(r.hostname, '') FROM metrics m JOIN runs r ON r.run_id = m.run_id "
       "WHERE 1";
-  sql += f.suite.empty() ? "" : " AND r.suite = ?1";
-  sql += f.platform.empty() ? "" : " AND m.platform = ?2";
-  sql += f.experiment.empty() ? "" : " AND m.experiment = ?3";
-  sql += f.hostname.empty() ? "" : " AND r.hostname = ?6";
-  sql += metric.empty() ? " AND m.headline = 1" : " AND m.metric = ?4";
+  std::string filters;
+  filters += f.suite.empty() ? "" : " AND r.suite = ?1";
+  filters += f.platform.empty() ? "" : " AND m.platform = ?2";
+  filters += f.experiment.empty() ? "" : " AND m.experiment = ?3";
+  filters += f.hostname.empty() ? "" : " AND r.hostname = ?6";
+  filters += metric.empty() ? " AND m.headline = 1" : " AND m.metric = ?4";
+  sql += filters;
+  // The newest N runs among those the filters keep, not the newest N runs of any kind.
   if (f.limit)
-    sql += " AND r.run_id IN (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT ?5)";
+    sql += " AND r.run_id IN (SELECT r.run_id FROM metrics m JOIN runs r ON r.run_id = m.run_id WHERE 1" + filters +
+           " GROUP BY r.run_id ORDER BY max(r.started_at) DESC, r.run_id DESC LIMIT ?5)";
   sql += " ORDER BY m.experiment, m.platform, m.metric, r.started_at, r.run_id;";
   Statement q(m_db, sql.c_str(), m_path);
   if (!f.suite.empty())

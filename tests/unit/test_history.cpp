@@ -65,3 +65,56 @@ TEST_CASE("history: runs go in once, list over time, and give baselines") {
   other["suite"].as_object()["name"] = "coen241-hw1";
   CHECK_THROWS_AS(h.baseline_for("last", other, chosen), UsageError);
 }
+
+TEST_CASE("history: --limit N gives the newest N runs that match the filters, not the newest N runs") {
+  TempDir dir(std::filesystem::temp_directory_path(), "vb-history-");
+  History h(dir.path() / "history.sqlite", true);
+  // Suite "quick" on native: three runs.
+  auto q1 = h.add(at(fixture("native-a-cpu-20pct-slower"), "2026-11-01T00:00:00Z"), {});
+  auto q2 = h.add(at(fixture("native-a-cpu-20pct-faster"), "2026-11-02T00:00:00Z"), {});
+  auto q3 = h.add(at(fixture("native-a"), "2026-11-03T00:00:00Z"), {});
+  // Newer runs that must not count: another suite (all three platforms), then suite
+  // "quick" on docker and qemu only.
+  for (const char* started : {"2026-11-04T00:00:00Z", "2026-11-05T00:00:00Z"}) {
+    auto other = at(fixture("three-platforms"), started);
+    other["suite"].as_object()["name"] = "other";
+    h.add(other, {});
+  }
+  auto no_native = at(fixture("three-platforms"), "2026-11-06T00:00:00Z");
+  boost::json::array runs;
+  for (auto& r : no_native["runs"].as_array())
+    if (r.as_object().at("platform").as_string() != "native")
+      runs.push_back(r);
+  no_native["runs"] = runs;
+  auto vm_only = h.add(no_native, {});
+
+  HistoryFilter f;
+  f.suite = "quick";
+  f.platform = "native";
+  f.experiment = "exp1-cpu-2000";
+  f.limit = 2;
+  auto rows = h.query(f);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].run_id == q2);
+  CHECK(rows[1].run_id == q3);
+  CHECK(rows[0].suite == "quick");
+  CHECK(rows[1].platform == "native");
+
+  f.limit = 5; // more than match: every matching run
+  rows = h.query(f);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].run_id == q1);
+
+  f.platform = "qemu"; // the newest quick run on qemu is the one without native
+  f.limit = 1;
+  rows = h.query(f);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].run_id == vm_only);
+
+  f.suite.clear(); // no filters but the platform: newest run on native is an "other" one
+  f.platform = "native";
+  rows = h.query(f);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].suite == "other");
+  CHECK(rows[0].started_at == "2026-11-05T00:00:00Z");
+}
