@@ -3,9 +3,10 @@
 #include "util/process.hpp"
 
 #include <doctest/doctest.h>
-#include <fmt/format.h>
 
 #include <csignal>
+#include <filesystem>
+#include <sstream>
 #include <unistd.h>
 
 using namespace virtbench;
@@ -21,6 +22,28 @@ bool process_alive(int pid) {
   } catch (const std::exception&) {
     return false;
   }
+}
+
+// Live (non-zombie) processes whose process group is `pgid`.
+std::vector<int> group_members(int pgid) {
+  std::vector<int> members;
+  for (auto& entry : std::filesystem::directory_iterator("/proc")) {
+    auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    try {
+      auto stat = read_file(entry.path() / "stat");
+      // After "(comm)": state ppid pgrp ...
+      std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+      char state = 0;
+      int ppid = 0, pgrp = 0;
+      fields >> state >> ppid >> pgrp;
+      if (pgrp == pgid && state != 'Z' && state != 'X')
+        members.push_back(std::stoi(name));
+    } catch (const std::exception&) { // it exited while we looked
+    }
+  }
+  return members;
 }
 } // namespace
 
@@ -70,11 +93,12 @@ TEST_CASE("check_process quotes the argv, the exit and stderr") {
 TEST_CASE("cancelling the wait (Ctrl-C) kills the child before unwinding") {
   asio::io_context io;
   asio::cancellation_signal cancel;
-  pid_t child = 0;
   std::exception_ptr error;
-  // A sleep of a length no other process on the host uses, so the check below judges only ours.
-  auto seconds = fmt::format("30.{}", ::getpid());
-  std::vector<std::string> argv{"sh", "-c", "exec sleep \"$1\"", "sh", seconds};
+  // The child (the leader of its own process group) writes its pid and its background
+  // grandchild's, so that the checks below judge only these two.
+  TempDir dir(std::filesystem::temp_directory_path(), "vb-process-");
+  auto pids_file = dir.path() / "pids";
+  std::vector<std::string> argv{"sh", "-c", "sleep 30 & echo $$ $! > \"$1\"; wait", "sh", pids_file.string()};
   asio::co_spawn(io, run_process(argv),
                  asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, ProcessResult) { error = e; }));
   asio::steady_timer t(io, std::chrono::milliseconds(300));
@@ -83,11 +107,17 @@ TEST_CASE("cancelling the wait (Ctrl-C) kills the child before unwinding") {
   io.run();
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
   CHECK(error != nullptr);
-  (void)child;
-  // Our sleep does not survive.
-  std::vector<std::string> pgrep{"pgrep", "-f", "^sleep " + seconds + "$"};
-  auto r = run_sync(run_process(pgrep));
-  CHECK(r.out.empty());
+  std::istringstream pids(read_file(pids_file));
+  int child = 0, grandchild = 0;
+  pids >> child >> grandchild;
+  REQUIRE_MESSAGE(child > 0, "the child did not write its pid to ", pids_file.string());
+  REQUIRE(grandchild > 0);
+  CHECK_FALSE(process_alive(child)); // reaped before run_process unwound
+  // SIGKILL to the group is delivered asynchronously: give the kernel a moment to finish it.
+  for (int i = 0; i < 100 && (process_alive(grandchild) || !group_members(child).empty()); ++i)
+    ::usleep(20000);
+  CHECK_FALSE(process_alive(grandchild));
+  CHECK(group_members(child).empty());
 }
 
 TEST_CASE("format_argv quotes only what needs it") {
