@@ -42,17 +42,6 @@ bool is_live_virtbench(long pid) {
   }
 }
 
-std::string str_at(const json::value& v, std::initializer_list<const char*> keys) {
-  const json::value* p = &v;
-  for (auto* k : keys) {
-    if (!p->is_object() || !(p = p->as_object().if_contains(k)))
-      return {};
-  }
-  if (p->is_bool())
-    return p->as_bool() ? "true" : "false";
-  return p->is_string() ? std::string(p->as_string()) : p->is_number() ? json::serialize(*p) : std::string();
-}
-
 // Cumulative CPU seconds of a cgroup from its files, found through a member's /proc/<pid>/cgroup.
 std::optional<CpuSeconds> cgroup_cpu_of(long pid) {
   std::string cgroups;
@@ -197,9 +186,9 @@ public:
                    {"engine_kernel", m_version.kernel},
                    {"docker_host", "unix://" + (m_client ? m_client->socket_path() : std::string())},
                    {"engine_private", m_private != nullptr},
-                   {"storage_driver", m_storage_driver},
-                   {"cgroup_version", m_cgroup_version},
-                   {"cgroup_driver", m_cgroup_driver},
+                   {"storage_driver", m_info.storage_driver},
+                   {"cgroup_version", m_info.cgroup_version},
+                   {"cgroup_driver", m_info.cgroup_driver},
                    {"image_tag", m_image_tag},
                    {"image_id", m_image_id},
                    {"container_id", m_container_id},
@@ -320,13 +309,10 @@ private:
     m_version = parse_version(version_body);
     m_client->set_api_version(m_version.negotiated);
     auto info_body = co_await m_client->call("GET", "/info");
-    auto info = json::parse(info_body);
-    m_storage_driver = str_at(info, {"Driver"});
-    m_cgroup_driver = str_at(info, {"CgroupDriver"});
-    m_cgroup_version = str_at(info, {"CgroupVersion"});
+    m_info = parse_info(info_body);
     log(fmt::format("docker: engine {} (API {}) at unix://{}, storage {}, cgroup v{} ({})", m_version.version,
-                    m_version.negotiated, m_client->socket_path(), m_storage_driver, m_cgroup_version,
-                    m_cgroup_driver));
+                    m_version.negotiated, m_client->socket_path(), m_info.storage_driver, m_info.cgroup_version,
+                    m_info.cgroup_driver));
   }
 
   // Containers and volumes labelled by an earlier virtbench run that did not clean up
@@ -349,18 +335,12 @@ private:
     }
     auto volumes_path = "/volumes?filters=" + filters;
     auto vbody = co_await m_client->call("GET", volumes_path);
-    auto v = json::parse(vbody);
-    if (auto* vols = v.is_object() ? v.as_object().if_contains("Volumes") : nullptr; vols && vols->is_array()) {
-      for (auto& vol : vols->as_array()) {
-        auto name = str_at(vol, {"Name"});
-        auto pid = str_at(vol, {"Labels", k_pid_label});
-        long p = pid.empty() ? 0 : std::strtol(pid.c_str(), nullptr, 10);
-        if (name.empty() || (p != ::getpid() && is_live_virtbench(p)))
-          continue;
-        auto del = "/volumes/" + name + "?force=1";
-        co_await m_client->call("DELETE", del);
-        log(fmt::format("docker: removed volume {} left behind by an earlier virtbench run", name));
-      }
+    for (auto& vol : parse_labelled_volumes(vbody)) {
+      if (vol.pid != ::getpid() && is_live_virtbench(vol.pid))
+        continue;
+      auto del = "/volumes/" + vol.name + "?force=1";
+      co_await m_client->call("DELETE", del);
+      log(fmt::format("docker: removed volume {} left behind by an earlier virtbench run", vol.name));
     }
   }
 
@@ -379,7 +359,7 @@ private:
     auto inspect_path = "/images/" + m_image_tag + "/json";
     try {
       auto body = co_await m_client->call("GET", inspect_path);
-      m_image_id = str_at(json::parse(body), {"Id"});
+      m_image_id = parse_id(body, "GET /images/" + m_image_tag + "/json");
       co_return;
     } catch (const EngineError& e) {
       if (e.status() != 404)
@@ -391,7 +371,7 @@ private:
     }
     co_await import_image(guest->rootfs_tar);
     auto body = co_await m_client->call("GET", inspect_path);
-    m_image_id = str_at(json::parse(body), {"Id"});
+    m_image_id = parse_id(body, "GET /images/" + m_image_tag + "/json");
   }
 
   awaitable<void> import_image(fs::path rootfs_tar) {
@@ -441,12 +421,13 @@ private:
       auto volume_body = json::serialize(volume);
       auto created = co_await m_client->call("POST", create_path, volume_body);
       m_volume = m_container_name;
-      auto mountpoint = str_at(json::parse(created), {"Mountpoint"});
+      auto volume_created = parse_volume_create(created);
       host_config["Mounts"] = json::array{
           json::object{{"Type", "volume"}, {"Source", m_volume}, {"Target", k_scratch_in_container}}};
       m_fileio_storage = fmt::format("volume {} ({} driver, {} on the host, {}) at {}", m_volume,
-                                     str_at(json::parse(created), {"Driver"}), mountpoint,
-                                     filesystem_type(fs::path(mountpoint).parent_path()), k_scratch_in_container);
+                                     volume_created.driver, volume_created.mountpoint,
+                                     filesystem_type(fs::path(volume_created.mountpoint).parent_path()),
+                                     k_scratch_in_container);
     }
     json::object config{{"Image", m_image_tag},
                         {"Cmd", json::array{"sleep", "infinity"}},
@@ -458,13 +439,12 @@ private:
     auto create_path = "/containers/create?name=" + url_encode(m_container_name);
     auto body = json::serialize(config);
     auto created = co_await m_client->call("POST", create_path, body);
-    m_container_id = str_at(json::parse(created), {"Id"});
+    m_container_id = parse_id(created, "POST /containers/create");
     auto start_path = "/containers/" + m_container_id + "/start";
     co_await m_client->call("POST", start_path);
     auto inspect_path = "/containers/" + m_container_id + "/json";
-    auto inspected = json::parse(co_await m_client->call("GET", inspect_path));
-    auto pid = str_at(inspected, {"State", "Pid"});
-    m_container_pid = pid.empty() ? 0 : std::strtol(pid.c_str(), nullptr, 10);
+    auto inspected = co_await m_client->call("GET", inspect_path);
+    m_container_pid = parse_container_inspect(inspected).pid;
     log(fmt::format("docker: container {} ({}) running {} with {} CPU(s), {} MiB, no network; fileio in {}",
                     m_container_name, m_container_id.substr(0, 12), m_image_tag, m_options.vcpus,
                     m_options.memory_bytes >> 20, m_fileio_storage));
@@ -507,7 +487,7 @@ private:
     auto create_path = "/containers/" + m_container_id + "/exec";
     auto create_body = json::serialize(spec);
     auto created = co_await api("POST", create_path, create_body);
-    auto exec_id = str_at(json::parse(created), {"Id"});
+    auto exec_id = parse_id(created, "POST " + create_path);
 
     auto decoder = std::make_shared<StreamDecoder>();
     HttpRequest attach;
@@ -579,11 +559,10 @@ private:
     // Killed (137) can mean the container itself went down with the command.
     if (result.exit_code == 137 && !result.timed_out) {
       auto container_path = "/containers/" + m_container_id + "/json";
-      auto state = json::parse(co_await api("GET", container_path));
-      if (str_at(state, {"State", "Running"}) != "true")
+      auto state = parse_container_inspect(co_await api("GET", container_path));
+      if (!state.running)
         throw PlatformLost(fmt::format("the container {} stopped while running {} (state {}, OOM killed: {})",
-                                       m_container_name, format_argv(request.argv),
-                                       str_at(state, {"State", "Status"}), str_at(state, {"State", "OOMKilled"})));
+                                       m_container_name, format_argv(request.argv), state.status, state.oom_killed));
     }
     co_return result;
   }
@@ -627,7 +606,7 @@ private:
   bool m_started = false; // after start, a connection failure means PlatformLost
   bool m_paused = false;
   EngineVersion m_version;
-  std::string m_storage_driver, m_cgroup_driver, m_cgroup_version;
+  EngineInfo m_info;
   std::string m_image_tag, m_image_id;
   std::string m_container_name, m_container_id, m_volume;
   long m_container_pid = 0;

@@ -3,7 +3,6 @@
 #include "drivers/docker/engine_client.hpp"
 #include "drivers/docker/protocol.hpp"
 
-#include <boost/json.hpp>
 #include <boost/process/v2/environment.hpp>
 #include <fmt/format.h>
 
@@ -27,11 +26,14 @@ Check doctor_check() {
     ping.timeout = std::chrono::seconds(5);
     auto r = perform_request(socket, ping, abort);
     if (r.status == 200) {
-      auto v = boost::json::parse(r.body).as_object();
-      return {"docker", "ok",
-              fmt::format("engine {} (API {}) answers at {}", boost::json::value_to<std::string>(v.at("Version")),
-                          boost::json::value_to<std::string>(v.at("ApiVersion")), socket),
-              ""};
+      EngineVersion v;
+      try {
+        v = parse_version(r.body);
+      } catch (const Error& e) {
+        return {"docker", "fail", fmt::format("the engine at {}: {}", socket, e.what()),
+                "upgrade the engine (Debian 12's docker.io speaks API 1.41), or point DOCKER_HOST at another one"};
+      }
+      return {"docker", "ok", fmt::format("engine {} (API {}) answers at {}", v.version, v.api_version, socket), ""};
     }
     return {"docker", "fail", fmt::format("{} answered GET /version with HTTP {}", socket, r.status),
             "check the engine's log; restart it"};

@@ -94,6 +94,31 @@ json::value parse_json(std::string_view body, std::string_view what) {
   return v;
 }
 
+[[noreturn]] void malformed(std::string_view call, std::string_view what, std::string_view body) {
+  throw Error(fmt::format("read the engine's answer to {}: {}: {}", call, what, body.substr(0, 200)));
+}
+
+const json::object& object_of(const json::value& v, std::string_view call, std::string_view body) {
+  if (!v.is_object())
+    malformed(call, "not a JSON object", body);
+  return v.as_object();
+}
+
+// A string, or a number as the engine might spell it ("CgroupVersion": "1" or 1); empty otherwise.
+std::string text_at(const json::value& v, std::initializer_list<const char*> keys) {
+  auto* p = find_path(v, keys);
+  if (!p)
+    return {};
+  if (p->is_string())
+    return std::string(p->as_string());
+  return p->is_number() ? json::serialize(*p) : std::string();
+}
+
+long label_pid(const json::value& v, std::initializer_list<const char*> keys) {
+  auto pid = string_at(v, keys);
+  return pid.empty() ? 0 : std::strtol(pid.c_str(), nullptr, 10);
+}
+
 struct Version {
   int major = 0, minor = 0;
   auto operator<=>(const Version&) const = default;
@@ -165,6 +190,76 @@ EngineVersion parse_version(std::string_view body) {
   return e;
 }
 
+EngineInfo parse_info(std::string_view body) {
+  constexpr std::string_view call = "GET /info";
+  auto v = parse_json(body, call);
+  object_of(v, call, body);
+  EngineInfo info;
+  info.storage_driver = text_at(v, {"Driver"});
+  info.cgroup_driver = text_at(v, {"CgroupDriver"});
+  info.cgroup_version = text_at(v, {"CgroupVersion"});
+  return info;
+}
+
+std::string parse_id(std::string_view body, std::string_view call) {
+  auto v = parse_json(body, call);
+  auto* id = object_of(v, call, body).if_contains("Id");
+  if (!id || !id->is_string() || id->as_string().empty())
+    malformed(call, "no Id", body);
+  return std::string(id->as_string());
+}
+
+ContainerState parse_container_inspect(std::string_view body) {
+  constexpr std::string_view call = "GET /containers/{id}/json";
+  auto v = parse_json(body, call);
+  auto* state = object_of(v, call, body).if_contains("State");
+  if (!state || !state->is_object())
+    malformed(call, "no State object", body);
+  auto* running = state->as_object().if_contains("Running");
+  if (!running || !running->is_bool())
+    malformed(call, "State.Running is not true or false", body);
+  ContainerState s;
+  s.running = running->as_bool();
+  if (auto* pid = find_path(*state, {"Pid"}); pid && pid->is_number())
+    s.pid = pid->to_number<long>();
+  if (auto* oom = find_path(*state, {"OOMKilled"}); oom && oom->is_bool())
+    s.oom_killed = oom->as_bool();
+  s.status = string_at(*state, {"Status"});
+  return s;
+}
+
+CreatedVolume parse_volume_create(std::string_view body) {
+  constexpr std::string_view call = "POST /volumes/create";
+  auto v = parse_json(body, call);
+  object_of(v, call, body);
+  CreatedVolume volume;
+  volume.driver = string_at(v, {"Driver"});
+  volume.mountpoint = string_at(v, {"Mountpoint"});
+  if (volume.mountpoint.empty())
+    malformed(call, "no Mountpoint", body);
+  return volume;
+}
+
+std::vector<LabelledVolume> parse_labelled_volumes(std::string_view body) {
+  constexpr std::string_view call = "GET /volumes";
+  auto v = parse_json(body, call);
+  auto* volumes = object_of(v, call, body).if_contains("Volumes");
+  std::vector<LabelledVolume> list;
+  if (!volumes || volumes->is_null())
+    return list;
+  if (!volumes->is_array())
+    malformed(call, "Volumes is not a list", body);
+  for (auto& vol : volumes->as_array()) {
+    LabelledVolume l;
+    l.name = string_at(vol, {"Name"});
+    if (l.name.empty())
+      continue;
+    l.pid = label_pid(vol, {"Labels", k_pid_label});
+    list.push_back(std::move(l));
+  }
+  return list;
+}
+
 ExecInspect parse_exec_inspect(std::string_view body) {
   auto v = parse_json(body, "GET /exec/{id}/json");
   ExecInspect r;
@@ -172,8 +267,6 @@ ExecInspect parse_exec_inspect(std::string_view body) {
     r.running = p->as_bool();
   if (auto* p = find_path(v, {"ExitCode"}); p && p->is_number())
     r.exit_code = p->to_number<int>();
-  if (auto* p = find_path(v, {"Pid"}); p && p->is_number())
-    r.pid = p->to_number<long>();
   return r;
 }
 
@@ -200,8 +293,7 @@ std::vector<LabelledContainer> parse_labelled_containers(std::string_view body) 
     if (!l.name.empty() && l.name.front() == '/')
       l.name.erase(0, 1);
     l.run_id = string_at(c, {"Labels", k_run_label});
-    auto pid = string_at(c, {"Labels", k_pid_label});
-    l.pid = pid.empty() ? 0 : std::strtol(pid.c_str(), nullptr, 10);
+    l.pid = label_pid(c, {"Labels", k_pid_label});
     l.state = string_at(c, {"State"});
     list.push_back(std::move(l));
   }

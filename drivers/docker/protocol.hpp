@@ -84,10 +84,46 @@ struct EngineVersion {
 // too old for virtbench (or too new to speak k_min_api_version).
 EngineVersion parse_version(std::string_view body);
 
+// GET /info: what describe() reports of the engine; a field the engine leaves out stays empty.
+struct EngineInfo {
+  std::string storage_driver; // Driver: "overlay2"
+  std::string cgroup_driver;  // CgroupDriver: "cgroupfs", "systemd"
+  std::string cgroup_version; // CgroupVersion: "1", "2"
+};
+EngineInfo parse_info(std::string_view body);
+
+// The "Id" of an answer naming one object: GET /images/{name}/json, POST /containers/create,
+// POST /containers/{id}/exec. Throws Error naming `call` (e.g. "POST /containers/create")
+// when the answer has no string Id.
+std::string parse_id(std::string_view body, std::string_view call);
+
+// GET /containers/{id}/json: the State the driver reads (Pid 0 once it stopped).
+struct ContainerState {
+  long pid = 0;
+  bool running = false;
+  bool oom_killed = false;
+  std::string status; // "running", "exited" ...
+};
+ContainerState parse_container_inspect(std::string_view body);
+
+// POST /volumes/create.
+struct CreatedVolume {
+  std::string driver;     // "local"
+  std::string mountpoint; // where its data lives on the host
+};
+CreatedVolume parse_volume_create(std::string_view body);
+
+struct LabelledVolume {
+  std::string name;
+  long pid = 0; // the virtbench.pid label, 0 if absent
+};
+// GET /volumes?filters={"label":["virtbench.run"]} (Volumes may be null or empty); volumes
+// without a name are left out.
+std::vector<LabelledVolume> parse_labelled_volumes(std::string_view body);
+
 struct ExecInspect {
   bool running = false;
   int exit_code = -1;
-  long pid = 0; // host pid of the exec'd process
 };
 ExecInspect parse_exec_inspect(std::string_view body);
 
