@@ -38,8 +38,6 @@ public:
   void stop(std::chrono::seconds grace = std::chrono::seconds(20)) noexcept;
 
   const std::string& socket_path() const { return m_socket_path; }
-  const std::filesystem::path& data_root() const { return m_data_root; }
-  pid_t pid() const { return m_pid; }
   // True while the dockerd process has not exited.
   bool running();
 

@@ -15,7 +15,7 @@ std::string read_file(const std::filesystem::path& path);
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);
 
 // A directory created with mode 0700 (mkdtemp under `parent`), removed with everything
-// in it when the owner is destroyed unless keep() was called.
+// in it by remove() or when the owner is destroyed.
 class TempDir {
 public:
   explicit TempDir(const std::filesystem::path& parent, std::string_view prefix = "virtbench-");
