@@ -328,11 +328,14 @@ class NativeRun(unittest.TestCase):
 
     def test_fileio_without_root_says_to_use_no_drop_caches(self):
         if os.geteuid() != 0:
-            self.skipTest("needs root to switch to an unprivileged user")
+            self.fail("this test runs virtbench as user nobody and needs root to switch to it: run the integration "
+                      "tests as root (tools/test does)")
         home = os.path.join(self.tmp, "home")
         os.makedirs(home)
         os.chmod(self.tmp, 0o755)
         shutil.chown(home, "nobody")
+        for path in (vbtest.VIRTBENCH, home):
+            self.assert_reachable_by_nobody(path)
         env = dict(os.environ, HOME=home, XDG_DATA_HOME=home, XDG_RUNTIME_DIR="")
         cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", vbtest.VIRTBENCH, "run",
                "--suite", "quick", "--iterations", "1", "--time", "1", "--out", os.path.join(home, "out")]
@@ -341,6 +344,28 @@ class NativeRun(unittest.TestCase):
         self.assertIn("--no-drop-caches", p.stderr)
         p = subprocess.run(cmd + ["--no-drop-caches", "--force"], capture_output=True, text=True, env=env, timeout=300)
         self.assertEqual(p.returncode, 0, p.stderr)
+
+    def assert_reachable_by_nobody(self, path):
+        """Fails, naming the directory and the fix, when user nobody cannot reach `path`."""
+        def nobody_can_enter(target):
+            return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "test", "-x",
+                                   target]).returncode == 0
+        if nobody_can_enter(path):
+            return
+        directory = os.path.dirname(os.path.abspath(path))
+        blocked = None  # the directory nearest the root that nobody cannot enter: the one to open
+        while True:
+            if not nobody_can_enter(directory):
+                blocked = directory
+            if directory == "/":
+                break
+            directory = os.path.dirname(directory)
+        if blocked is None:
+            self.fail(f"user nobody cannot run or enter {path}, although every directory above it is reachable")
+        mode = oct(os.stat(blocked).st_mode & 0o777)
+        self.fail(f"this test runs virtbench as user nobody, but nobody cannot enter {blocked} (mode {mode}), so it "
+                  f"cannot reach {path}: `chmod o+x {blocked}` (or `chmod 755`), or build and test in a directory "
+                  f"that other users can reach")
 
 
 if __name__ == "__main__":
