@@ -492,7 +492,7 @@ private:
       fail_platform(m_slots[i], "start " + m_slots[i].platform->name() + ": " + what_of(failure));
     }
     if (co_await cancelled())
-      throw boost::system::system_error(asio::error::operation_aborted);
+      throw_cancellation();
     m_results.doc()["startup_s"] =
         std::round(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() * 1000) / 1000;
 

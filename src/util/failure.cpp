@@ -26,6 +26,8 @@ bool is_cancellation(const std::exception_ptr& e) {
   }
 }
 
+void throw_cancellation() { throw boost::system::system_error(boost::asio::error::operation_aborted); }
+
 std::string what_of(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(first_of(e));
