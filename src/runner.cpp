@@ -117,6 +117,10 @@ int RunConfig::max_rounds(const Experiment& e) const {
   return max_iterations ? *max_iterations : 3 * e.iterations;
 }
 
+std::unique_ptr<Platform> RunConfig::create_platform(const std::string& name, const PlatformOptions& options) const {
+  return make_platform ? make_platform(name, options) : virtbench::make_platform(name, options);
+}
+
 namespace {
 
 std::uint64_t statvfs_free_bytes(const fs::path& path) {
@@ -168,7 +172,7 @@ void preflight(const RunConfig& config, bool assume_yes,
     };
     std::map<std::string, Need> needs; // by the directory checked
     for (auto& name : config.platforms) {
-      auto platform = make_platform(name, config.platform_options);
+      auto platform = config.create_platform(name, config.platform_options);
       auto storage = platform->fileio_host_storage();
       if (!storage)
         continue;
@@ -290,7 +294,7 @@ public:
     for (auto& name : m_config.platforms) {
       auto options = m_config.platform_options;
       options.raw_dir = m_config.out_dir / "raw" / name;
-      m_slots.push_back({make_platform(name, options), false, {}, {}});
+      m_slots.push_back({m_config.create_platform(name, options), false, {}, {}});
     }
 
     asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,10 +72,15 @@ struct RunConfig {
   // interval half-width above target_ci_pct % of its mean. 0: off.
   double target_ci_pct = 0;
   std::optional<int> max_iterations; // measured rounds at most; nullopt: 3 × the experiment's iterations
+  // Creates the platforms of the preflight and the run; empty: the registry's make_platform.
+  // (The seam for tests: a fake platform needs no root, engine or VM.)
+  std::function<std::unique_ptr<Platform>(const std::string& name, const PlatformOptions& options)> make_platform;
 
   bool adaptive() const { return target_ci_pct > 0; }
   // The most measured rounds `e` may take (its iterations when not adaptive).
   int max_rounds(const Experiment& e) const;
+  // The platform `name` from make_platform, or the registry when that is empty.
+  std::unique_ptr<Platform> create_platform(const std::string& name, const PlatformOptions& options) const;
 };
 
 // Refuses impossible plans before any platform starts, with one line per problem
