@@ -5,6 +5,7 @@
 #include "progress.hpp"
 #include "report.hpp"
 #include "results.hpp"
+#include "runner_step.hpp"
 #include "sampler.hpp"
 #include "stats.hpp"
 #include "util/error.hpp"
@@ -241,31 +242,6 @@ struct PlatformSlot {
   std::string failure;
   std::set<std::size_t> prepared; // fileio experiments whose data set is on this platform now
 };
-
-// sysbench fileio's file names (test_file.0 ... test_file.N-1, --file-num, default 128).
-std::vector<std::string> fileio_files(const Experiment& e) {
-  int n = 128;
-  if (auto v = e.option("file-num"))
-    n = std::max(1, std::atoi(v->c_str()));
-  std::vector<std::string> files;
-  for (int i = 0; i < n; ++i)
-    files.push_back(fmt::format("test_file.{}", i));
-  return files;
-}
-
-// Sums fincore's per-file RES column (bytes, one line per file).
-std::uint64_t sum_fincore_bytes(const std::string& out) {
-  std::uint64_t total = 0;
-  std::size_t pos = 0;
-  while (pos < out.size()) {
-    auto nl = out.find('\n', pos);
-    auto line = out.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-    pos = nl == std::string::npos ? out.size() : nl + 1;
-    if (!line.empty())
-      total += std::stoull(line);
-  }
-  return total;
-}
 
 std::string headline(const Experiment& e, const boost::json::object& metrics) {
   if (e.workload == Workload::cpu) {
@@ -845,9 +821,7 @@ private:
   // KiB of the experiment's data set in the page cache the platform's workload reads
   // through, from fincore (util-linux, in the guest image and on the host) on its files.
   awaitable<std::uint64_t> data_set_resident_kib(Platform& p, const Experiment& exp) {
-    std::vector<std::string> argv{"fincore", "--bytes", "--noheadings", "--raw", "--output", "RES"};
-    for (auto& f : fileio_files(exp))
-      argv.push_back(f);
+    auto argv = fincore_argv(exp);
     auto r = co_await exec_checked(p, argv, std::chrono::seconds(60));
     try {
       co_return sum_fincore_bytes(r.out) / 1024;
@@ -868,6 +842,10 @@ private:
     co_return r;
   }
 
+  // One step's lifecycle: [fileio: prepare, drop and verify], samplers around the sysbench
+  // run, then its record (step_record) appended whatever happened. A failed iteration is
+  // recorded and the run goes on; PlatformLost is rethrown (the caller fails the platform);
+  // a cancellation is rethrown unrecorded.
   awaitable<void> run_step(const Step& step, PlatformSlot& slot, std::size_t done, std::size_t total,
                            bool last_of_experiment) {
     Platform& p = *slot.platform;
@@ -881,13 +859,11 @@ private:
                    (step.warmup ? fmt::format("warmup-{}.txt", step.warmup) : fmt::format("{}.txt", step.iteration));
     fs::create_directories(m_config.out_dir / raw_rel.parent_path());
 
-    boost::json::object run{{"platform", p.name()},
-                            {"experiment", exp.name},
-                            {"iteration", step.iteration},
-                            {"round", step.round},
-                            {"started_at", utc_now_iso8601_ms()}};
-    if (step.warmup)
-      run["warmup"] = step.warmup;
+    StepOutcome outcome;
+    outcome.step = step;
+    outcome.platform = p.name();
+    outcome.experiment = exp.name;
+    outcome.started_at = utc_now_iso8601_ms();
     auto started = std::chrono::steady_clock::now();
     auto run_timeout = std::chrono::seconds(exp.time_s * 3 + 120);
 
@@ -900,42 +876,16 @@ private:
         auto t0 = std::chrono::steady_clock::now();
         co_await exec_checked(p, exp.sysbench_argv("prepare"), std::chrono::minutes(15));
         slot.prepared.insert(step.experiment);
-        run["prepared"] = true;
+        outcome.prepared = true;
         trace("prepare", t0);
       }
       auto drop_from = std::chrono::steady_clock::now();
       if (exp.workload == Workload::fileio && m_config.drop_caches) {
-        boost::json::array drops;
-        // Verified by what is left of the data set in the cache after the drop: fincore on
-        // its files through the platform (the cache its workload reads through), or what
-        // the platform measured itself (the host's pages of a VM's scratch disk file).
-        auto data_kib = exp.fileio_bytes() / 1024;
-        auto limit_kib = std::max<std::uint64_t>(data_kib / 100, 64);
         auto drop_list = co_await p.drop_caches();
         auto resident_kib = co_await data_set_resident_kib(p, exp);
-        std::string own_view = p.has_guest_view() ? "guest" : "host";
-        for (auto& d : drop_list) {
-          boost::json::object o{{"where", d.where},
-                                {"cached_before_kib", d.cached_before_kib},
-                                {"cached_after_kib", d.cached_after_kib}};
-          std::optional<std::uint64_t> resident = d.resident_after_kib;
-          if (d.where == own_view)
-            resident = resident_kib;
-          if (!d.holds_data_set) {
-            o["holds_data_set"] = false; // nothing to verify: this cache never held the files
-          } else if (resident) {
-            o["resident_after_kib"] = *resident;
-            o["verified"] = *resident <= limit_kib;
-            if (*resident > limit_kib) {
-              run["cache_drop_warning"] = fmt::format("{}: {} KiB of the {} KiB data set still cached after the drop",
-                                                      d.where, *resident, data_kib);
-              log(fmt::format("warning: {} {}: {} KiB of the {} KiB data set still cached after the drop", p.name(),
-                              d.where, *resident, data_kib));
-            }
-          }
-          drops.push_back(std::move(o));
-        }
-        run["cache_drops"] = std::move(drops);
+        outcome.drops = verify_drops(drop_list, resident_kib, p.has_guest_view(), exp.fileio_bytes());
+        for (auto& w : outcome.drops->warnings)
+          log(fmt::format("warning: {} {}", p.name(), w));
         trace("drop", drop_from);
       }
 
@@ -972,43 +922,28 @@ private:
       write_file_atomic(m_config.out_dir / raw_rel, result.out);
       if (!result.err.empty())
         write_file_atomic(m_config.out_dir / fs::path(raw_rel).replace_extension(".stderr.txt"), result.err);
-      run["raw"] = raw_rel.string();
-      run["exit_code"] = result.exit_code;
-      run["wall_s"] = std::round(result.wall_s * 1e4) / 1e4;
-
-      boost::json::object cpu;
-      if (auto s = host_sampler.split())
-        cpu["host"] = cpu_split_to_json(*s);
-      if (guest_sampler && guest_sampler->split())
-        cpu["guest"] = cpu_split_to_json(*guest_sampler->split());
-      std::optional<CpuSeconds> charged = result.process_cpu;
-      if (accounting_before && accounting_after)
-        charged = CpuSeconds{accounting_after->user_s - accounting_before->user_s,
-                             accounting_after->kernel_s - accounting_before->kernel_s};
-      if (charged)
-        cpu["platform_process"] = {{"user_s", std::round(charged->user_s * 1000) / 1000},
-                                   {"kernel_s", std::round(charged->kernel_s * 1000) / 1000}};
-      // What the platforms waiting their turn (frozen) cost the host meanwhile, in % of one CPU.
-      boost::json::object frozen;
-      for (auto& [name, before] : frozen_before)
-        if (auto after = frozen_after.find(name); after != frozen_after.end() && measured_s > 0)
-          frozen[name] = std::round(10000 * ((after->second.user_s + after->second.kernel_s) -
-                                             (before.user_s + before.kernel_s)) / measured_s) / 100;
-      if (!frozen.empty())
-        cpu["frozen_platforms_cpu_pct"] = std::move(frozen);
-      cpu["samples"] = host_sampler.samples();
-      if (!host_sampler.error().empty())
-        cpu["host_sampler_error"] = host_sampler.error();
-      if (guest_sampler && !guest_sampler->error().empty())
-        cpu["guest_sampler_error"] = guest_sampler->error();
-      run["cpu"] = std::move(cpu);
+      auto& measured = outcome.measured.emplace();
+      measured.raw = raw_rel.string();
+      measured.result = result;
+      measured.measured_s = measured_s;
+      measured.host_split = host_sampler.split();
+      measured.host_samples = host_sampler.samples();
+      measured.host_sampler_error = host_sampler.error();
+      if (guest_sampler) {
+        measured.guest_split = guest_sampler->split();
+        measured.guest_sampler_error = guest_sampler->error();
+      }
+      measured.accounting_before = accounting_before;
+      measured.accounting_after = accounting_after;
+      measured.frozen_before = std::move(frozen_before);
+      measured.frozen_after = std::move(frozen_after);
 
       if (result.timed_out)
         throw Error(fmt::format("sysbench did not finish within {} s and was killed", run_timeout.count()));
       if (result.exit_code != 0)
         throw Error(fmt::format("{} exited with code {}\n{}", format_argv(exp.sysbench_argv("run")), result.exit_code,
                                 tail_lines(result.err + result.out, 15)));
-      run["metrics"] = metrics_to_json(parse_sysbench_output(result.out, exp.workload));
+      outcome.metrics = metrics_to_json(parse_sysbench_output(result.out, exp.workload));
       if (exp.workload == Workload::fileio && last_of_experiment)
         co_await cleanup_data_set(slot, step.experiment);
     } catch (...) {
@@ -1021,10 +956,9 @@ private:
     m_eta->record(step, elapsed);
     std::string prefix = fmt::format("[{}/{}] {} {} {}", done, total, p.name(), exp.name, label);
     if (failure) {
-      auto message = what_of(failure);
-      run["error"] = message;
-      m_results.append_run(std::move(run));
-      log(fmt::format("{}: FAILED after {:.1f} s: {}{}", prefix, elapsed, message, eta_suffix(done)));
+      outcome.error = what_of(failure);
+      m_results.append_run(step_record(outcome));
+      log(fmt::format("{}: FAILED after {:.1f} s: {}{}", prefix, elapsed, *outcome.error, eta_suffix(done)));
       // A platform that is gone (VM died, engine stopped) cannot go on: fail it.
       try {
         std::rethrow_exception(first_of(failure));
@@ -1034,9 +968,9 @@ private:
       }
       co_return;
     }
-    auto summary = headline(exp, run["metrics"].as_object());
+    auto summary = headline(exp, *outcome.metrics);
     auto flush_from = std::chrono::steady_clock::now();
-    m_results.append_run(std::move(run));
+    m_results.append_run(step_record(outcome));
     trace("flush", flush_from);
     log(fmt::format("{}: {:.1f} s, {}{}", prefix, elapsed, summary, eta_suffix(done)));
   }
