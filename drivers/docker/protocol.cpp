@@ -98,10 +98,12 @@ json::value parse_json(std::string_view body, std::string_view what) {
   throw Error(fmt::format("read the engine's answer to {}: {}: {}", call, what, body.substr(0, 200)));
 }
 
-const json::object& object_of(const json::value& v, std::string_view call, std::string_view body) {
+// The answer to `call` as a JSON object; throws Error when it is not JSON or not an object.
+json::object parse_object(std::string_view body, std::string_view call) {
+  auto v = parse_json(body, call);
   if (!v.is_object())
     malformed(call, "not a JSON object", body);
-  return v.as_object();
+  return std::move(v.as_object());
 }
 
 // A string, or a number as the engine might spell it ("CgroupVersion": "1" or 1); empty otherwise.
@@ -192,8 +194,7 @@ EngineVersion parse_version(std::string_view body) {
 
 EngineInfo parse_info(std::string_view body) {
   constexpr std::string_view call = "GET /info";
-  auto v = parse_json(body, call);
-  object_of(v, call, body);
+  json::value v = parse_object(body, call);
   EngineInfo info;
   info.storage_driver = text_at(v, {"Driver"});
   info.cgroup_driver = text_at(v, {"CgroupDriver"});
@@ -202,8 +203,8 @@ EngineInfo parse_info(std::string_view body) {
 }
 
 std::string parse_id(std::string_view body, std::string_view call) {
-  auto v = parse_json(body, call);
-  auto* id = object_of(v, call, body).if_contains("Id");
+  auto v = parse_object(body, call);
+  auto* id = v.if_contains("Id");
   if (!id || !id->is_string() || id->as_string().empty())
     malformed(call, "no Id", body);
   return std::string(id->as_string());
@@ -211,8 +212,8 @@ std::string parse_id(std::string_view body, std::string_view call) {
 
 ContainerState parse_container_inspect(std::string_view body) {
   constexpr std::string_view call = "GET /containers/{id}/json";
-  auto v = parse_json(body, call);
-  auto* state = object_of(v, call, body).if_contains("State");
+  auto v = parse_object(body, call);
+  auto* state = v.if_contains("State");
   if (!state || !state->is_object())
     malformed(call, "no State object", body);
   auto* running = state->as_object().if_contains("Running");
@@ -230,8 +231,7 @@ ContainerState parse_container_inspect(std::string_view body) {
 
 CreatedVolume parse_volume_create(std::string_view body) {
   constexpr std::string_view call = "POST /volumes/create";
-  auto v = parse_json(body, call);
-  object_of(v, call, body);
+  json::value v = parse_object(body, call);
   CreatedVolume volume;
   volume.driver = string_at(v, {"Driver"});
   volume.mountpoint = string_at(v, {"Mountpoint"});
@@ -242,8 +242,8 @@ CreatedVolume parse_volume_create(std::string_view body) {
 
 std::vector<LabelledVolume> parse_labelled_volumes(std::string_view body) {
   constexpr std::string_view call = "GET /volumes";
-  auto v = parse_json(body, call);
-  auto* volumes = object_of(v, call, body).if_contains("Volumes");
+  auto v = parse_object(body, call);
+  auto* volumes = v.if_contains("Volumes");
   std::vector<LabelledVolume> list;
   if (!volumes || volumes->is_null())
     return list;
