@@ -1,6 +1,7 @@
 #include "drivers/docker/engine_client.hpp"
 
 #include "drivers/docker/protocol.hpp"
+#include "util/failure.hpp"
 
 #include <curl/curl.h>
 
@@ -171,7 +172,7 @@ awaitable<void> EngineClient::wait(std::shared_ptr<Transfer> transfer) {
     boost::system::error_code ec;
     co_await transfer->signal.async_wait(asio::redirect_error(use_awaitable, ec));
     if (!transfer->done) // the wait itself was cancelled
-      throw boost::system::system_error(asio::error::operation_aborted);
+      throw_cancellation();
   }
 }
 

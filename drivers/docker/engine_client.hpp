@@ -91,7 +91,8 @@ public:
   // Starts a transfer on the client's threads; wait() for it.
   std::shared_ptr<Transfer> start(HttpRequest request, asio::any_io_executor executor);
   // Waits until the transfer is done (its outcome is in it). Cancelling the wait throws
-  // operation_aborted and leaves the transfer running: the caller decides whether to abort it.
+  // the cancellation (throw_cancellation(), util/failure.hpp) and leaves the transfer running:
+  // the caller decides whether to abort it.
   static awaitable<void> wait(std::shared_ptr<Transfer> transfer);
 
   // start + wait; cancelling the awaiting coroutine aborts the transfer. Rethrows
