@@ -181,6 +181,19 @@ void check_finished(const FakeRun& r, const std::vector<std::string>& platforms)
   }
 }
 
+// Runs fakes one of which raises SIGINT, and checks what every interrupted run must be:
+// exit 130, "interrupted", the runner's signal_set took the signal, the fake's 20 s wait
+// was cancelled, every platform stopped once.
+FakeRun run_interrupted(std::map<std::string, FakeScript> scripts) {
+  auto r = run_fakes(std::move(scripts));
+  CHECK(r.exit_code == 130);
+  CHECK(r.doc.at("interrupted") == true);
+  CHECK(std::count(r.log.begin(), r.log.end(), "received SIGINT (Ctrl-C)") == 1);
+  CHECK(r.wall_s < 10);
+  check_stopped_once(r);
+  return r;
+}
+
 double recorded_metric(const char* file, Workload w, const char* key) {
   return metrics_to_json(parse_sysbench_output(data_file(file), w)).at(key).to_number<double>();
 }
@@ -480,12 +493,7 @@ TEST_CASE("Ctrl-C at a step keeps what finished, stops every platform once: exit
   auto scripts = default_scripts();
   // docker's second cpu run: its iteration 1, in round 2.
   scripts["docker"].interrupt_at = CallMatch{"exec sysbench cpu", 2};
-  auto r = run_fakes(scripts);
-  CHECK(r.exit_code == 130);
-  CHECK(r.doc.at("interrupted") == true);
-  CHECK(r.wall_s < 10); // the fake's 20 s wait was cancelled
-  CHECK(std::count(r.log.begin(), r.log.end(), "received SIGINT (Ctrl-C)") == 1); // by the runner's signal_set
-  check_stopped_once(r);
+  auto r = run_interrupted(scripts);
   check_freeze_discipline(r);
   check_no_duplicates(r);
   // Every sysbench run that returned is recorded, the interrupted one is not; none failed.
@@ -512,12 +520,7 @@ TEST_CASE("Ctrl-C during a slow start: nothing measured, every platform stopped 
   auto scripts = default_scripts();
   scripts["qemu"].start_delay = std::chrono::seconds(20);
   scripts["native"].interrupt_at = CallMatch{"start", 1};
-  auto r = run_fakes(scripts);
-  CHECK(r.exit_code == 130);
-  CHECK(r.doc.at("interrupted") == true);
-  CHECK(r.wall_s < 10);
-  CHECK(std::count(r.log.begin(), r.log.end(), "received SIGINT (Ctrl-C)") == 1);
-  check_stopped_once(r);
+  auto r = run_interrupted(scripts);
   CHECK(r.doc.at("runs").as_array().empty());
   for (auto& name : k_platforms)
     CHECK(r.journal->count(name, "exec") == 0);
@@ -526,10 +529,7 @@ TEST_CASE("Ctrl-C during a slow start: nothing measured, every platform stopped 
 TEST_CASE("Ctrl-C in a fileio step's cache drop keeps the finished cpu steps: exit 130") {
   auto scripts = default_scripts();
   scripts["native"].interrupt_at = CallMatch{"drop_caches", 1};
-  auto r = run_fakes(scripts);
-  CHECK(r.exit_code == 130);
-  CHECK(r.doc.at("interrupted") == true);
-  check_stopped_once(r);
+  auto r = run_interrupted(scripts);
   check_freeze_discipline(r);
   check_no_duplicates(r);
   // Every cpu step finished (fileio comes after cpu), no fileio record from native.
