@@ -57,6 +57,29 @@ std::string UnixAgentTransport::lost(const std::string& what, const std::string&
   return "guest agent " + what + " on " + m_path + ": " + cause;
 }
 
+template <typename Race>
+void UnixAgentTransport::check_race(const Race& race, const std::string& what, const std::string& timeout_cause) {
+  if (m_closed)
+    throw Error(lost(what, m_closed_reason));
+  if (race.index() != 1)
+    return;
+  if (std::get<0>(std::get<1>(race)) == asio::error::operation_aborted)
+    throw boost::system::system_error(asio::error::operation_aborted);
+  m_needs_sync = true;
+  throw AgentTimeout(lost(what, timeout_cause));
+}
+
+void UnixAgentTransport::fail_io(boost::system::error_code ec, const std::string& what, const std::string& cause) {
+  if (ec == asio::error::operation_aborted)
+    throw boost::system::system_error(ec);
+  if (m_socket) {
+    boost::system::error_code ignored;
+    m_socket->close(ignored);
+    m_socket.reset();
+  }
+  throw Error(lost(what, cause));
+}
+
 awaitable<void> UnixAgentTransport::ensure_connected(Deadline deadline, const std::string& what) {
   if (m_closed)
     throw Error(lost(what, m_closed_reason));
@@ -68,21 +91,11 @@ awaitable<void> UnixAgentTransport::ensure_connected(Deadline deadline, const st
   asio::steady_timer timer(m_executor, deadline);
   auto r = co_await (m_socket->async_connect(stream_protocol::endpoint(m_path), asio::as_tuple(use_awaitable)) ||
                      timer.async_wait(asio::as_tuple(use_awaitable)));
-  if (m_closed)
-    throw Error(lost(what, m_closed_reason));
-  if (r.index() == 1) {
-    m_socket.reset();
-    if (std::get<0>(std::get<1>(r)) == asio::error::operation_aborted)
-      throw boost::system::system_error(asio::error::operation_aborted);
-    throw AgentTimeout(lost(what, "could not connect within the timeout"));
-  }
-  auto [ec] = std::get<0>(r);
-  if (ec == asio::error::operation_aborted)
-    throw boost::system::system_error(ec);
-  if (ec) {
-    m_socket.reset();
-    throw Error(lost(what, "connect: " + ec.message()));
-  }
+  if (r.index() == 1)
+    m_socket.reset(); // a connect cut short leaves no usable socket
+  check_race(r, what, "could not connect within the timeout");
+  if (auto [ec] = std::get<0>(r); ec)
+    fail_io(ec, what, "connect: " + ec.message());
   m_decoder.reset();
   m_needs_sync = true;
 }
@@ -91,24 +104,9 @@ awaitable<void> UnixAgentTransport::write_all(std::string bytes, Deadline deadli
   asio::steady_timer timer(m_executor, deadline);
   auto r = co_await (asio::async_write(*m_socket, asio::buffer(bytes), asio::as_tuple(use_awaitable)) ||
                      timer.async_wait(asio::as_tuple(use_awaitable)));
-  if (m_closed)
-    throw Error(lost(what, m_closed_reason));
-  if (r.index() == 1) {
-    if (std::get<0>(std::get<1>(r)) == asio::error::operation_aborted)
-      throw boost::system::system_error(asio::error::operation_aborted);
-    m_needs_sync = true;
-    throw AgentTimeout(lost(what, "could not send the command within the timeout"));
-  }
-  auto [ec, n] = std::get<0>(r);
-  (void)n;
-  if (ec == asio::error::operation_aborted)
-    throw boost::system::system_error(ec);
-  if (ec) {
-    boost::system::error_code ignored;
-    m_socket->close(ignored);
-    m_socket.reset();
-    throw Error(lost(what, "write: " + ec.message()));
-  }
+  check_race(r, what, "could not send the command within the timeout");
+  if (auto [ec, n] = std::get<0>(r); ec)
+    fail_io(ec, what, "write: " + ec.message());
 }
 
 awaitable<AgentMessage> UnixAgentTransport::next_message(Deadline deadline, const std::string& what) {
@@ -119,25 +117,12 @@ awaitable<AgentMessage> UnixAgentTransport::next_message(Deadline deadline, cons
     asio::steady_timer timer(m_executor, deadline);
     auto r = co_await (m_socket->async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable)) ||
                        timer.async_wait(asio::as_tuple(use_awaitable)));
-    if (m_closed)
-      throw Error(lost(what, m_closed_reason));
-    if (r.index() == 1) {
-      if (std::get<0>(std::get<1>(r)) == asio::error::operation_aborted)
-        throw boost::system::system_error(asio::error::operation_aborted);
-      m_needs_sync = true;
-      throw AgentTimeout(lost(what, "no answer within the timeout"));
-    }
+    check_race(r, what, "no answer within the timeout");
     auto [ec, n] = std::get<0>(r);
     if (n > 0)
       m_decoder.feed(std::string_view(buf, n));
-    if (ec == asio::error::operation_aborted)
-      throw boost::system::system_error(ec);
-    if (ec) {
-      boost::system::error_code ignored;
-      m_socket->close(ignored);
-      m_socket.reset();
-      throw Error(lost(what, ec == asio::error::eof ? "the socket was closed by QEMU" : "read: " + ec.message()));
-    }
+    if (ec)
+      fail_io(ec, what, ec == asio::error::eof ? "the socket was closed by QEMU" : "read: " + ec.message());
   }
 }
 

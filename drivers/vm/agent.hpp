@@ -71,6 +71,14 @@ private:
   awaitable<void> sync_locked(Deadline deadline);
   awaitable<AsyncMutex::Guard> lock_until(Deadline deadline, const std::string& what);
   std::string lost(const std::string& what, const std::string& cause) const;
+  // After an I/O operation raced the deadline timer (`race`: the operation's result, or the
+  // timer's): throws Error when the transport was closed meanwhile, the cancellation when
+  // the wait was cancelled, AgentTimeout(timeout_cause) when the deadline passed first.
+  template <typename Race>
+  void check_race(const Race& race, const std::string& what, const std::string& timeout_cause);
+  // Throws for a failed I/O operation: the cancellation as it is, else Error(cause) after
+  // closing the socket (the next call connects again).
+  [[noreturn]] void fail_io(boost::system::error_code ec, const std::string& what, const std::string& cause);
 
   asio::any_io_executor m_executor;
   std::string m_path;

@@ -16,22 +16,13 @@ namespace json = boost::json;
 
 namespace {
 
-// True for a failure that is a missing answer (the agent's or QMP's timeout).
-bool is_timeout(const std::exception_ptr& e) {
+// True when the (first) failure is an E: ChannelTimeout (a missing answer, the agent's or
+// QMP's), ChannelCommandError (an error answer: the other side is alive).
+template <typename E>
+bool is_a(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(first_of(e));
-  } catch (const ChannelTimeout&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
-// True for failures that prove the other side is alive (it answered with an error).
-bool is_answer(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(first_of(e));
-  } catch (const ChannelCommandError&) {
+  } catch (const E&) {
     return true;
   } catch (...) {
     return false;
@@ -97,9 +88,9 @@ awaitable<void> GuestPlatform::rethrow(std::exception_ptr failure, std::string w
     throw PlatformLost(what + ": " + m_lost_reason);
   if (is_cancellation(failure))
     std::rethrow_exception(failure);
-  if (auto gone = co_await gone_reason(!is_answer(failure)))
+  if (auto gone = co_await gone_reason(!is_a<ChannelCommandError>(failure)))
     throw PlatformLost(lost_message(what, *gone));
-  if (is_timeout(failure)) {
+  if (is_a<ChannelTimeout>(failure)) {
     if (auto hung = co_await check_alive(); !hung.empty()) {
       // A hung VM (stopped, wedged) would cost every remaining call its timeout: the
       // platform is lost.

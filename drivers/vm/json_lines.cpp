@@ -4,6 +4,8 @@
 
 namespace virtbench::vm {
 
+namespace json = boost::json;
+
 std::optional<std::string> LineSplitter::next_line() {
   auto nl = m_buffer.find('\n', m_start);
   if (nl == std::string::npos) {
