@@ -5,6 +5,7 @@
 #include "calibrate.hpp"
 #include "history.hpp"
 #include "host.hpp"
+#include "registry.hpp"
 #include "report.hpp"
 #include "results.hpp"
 #include "runner.hpp"
@@ -16,6 +17,7 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <map>
 #include <iostream>
 #include <random>
 #include <unistd.h>
@@ -32,22 +34,14 @@ struct RunArgs {
   std::optional<int> iterations;
   std::optional<int> time_s;
   std::string out;
-  std::string accel = "auto";
   bool no_drop_caches = false;
   std::string order = "interleaved";
   std::optional<std::uint64_t> seed;
   int sample_interval_ms = 200;
-  int vcpus = 2;
-  int memory_mib = 2048;
-  std::string cache_mode = "none";
-  std::string scratch_format = "raw";
-  std::string machine = "q35";
-  std::vector<std::string> qemu_args;
-  std::string docker_host;
-  std::string docker_image;
-  std::string docker_storage = "bind";
-  std::string libvirt_uri = "qemu:///system";
-  std::string scratch_dir;
+  // The drivers' options (registry.hpp), as given on the command line.
+  std::map<std::string, std::string> option_text;
+  std::map<std::string, std::vector<std::string>> option_lists;
+  std::vector<std::pair<std::string, CLI::Option*>> driver_options;
   bool force = false;
   bool yes = false;
   std::optional<double> target_ci_pct;
@@ -126,6 +120,27 @@ void configure_adaptive(RunConfig& config, const RunArgs& a) {
   config.max_iterations = a.max_iterations;
 }
 
+// The drivers' option values of a run, per platform: each option's default, then the
+// suite's [platform.NAME] table, then the command line (which sets every platform's).
+OptionValues option_values(const Suite& suite, const std::string& platform, const RunArgs& a) {
+  auto values = default_option_values();
+  for (auto& o : suite.platform_options)
+    if (o.platform == platform)
+      set_option(values, o.name, o.value, o.where);
+  for (auto& [name, option] : a.driver_options) {
+    if (option->count() == 0)
+      continue;
+    if (auto it = a.option_lists.find(name); it != a.option_lists.end()) {
+      values.set_list(name, {});
+      for (auto& v : it->second)
+        set_option(values, name, v, "--");
+    } else {
+      set_option(values, name, a.option_text.at(name), "--");
+    }
+  }
+  return values;
+}
+
 // The run the options describe, checked before anything starts (UsageError, exit 2).
 RunConfig make_run_config(const RunArgs& a, const GlobalOptions& g, const fs::path& out_dir) {
   RunConfig config;
@@ -141,9 +156,12 @@ RunConfig make_run_config(const RunArgs& a, const GlobalOptions& g, const fs::pa
   for (auto& p : config.platforms)
     if (std::find(known.begin(), known.end(), p) == known.end())
       make_platform(p, {}); // throws the UsageError naming the known platforms
-  if (a.machine != "q35" && std::count(config.platforms.begin(), config.platforms.end(), "libvirt"))
-    throw UsageError("--machine " + a.machine + " is for the qemu platform only: libvirt runs q35 (its domain XML "
-                     "puts the virtio devices on PCI); drop libvirt from --platform, or use --machine q35");
+  for (auto& p : config.platforms) {
+    auto& values = config.platform_values[p] = option_values(config.suite, p, a);
+    if (auto* d = find_driver(p); d && d->check_options)
+      if (auto problem = d->check_options(values); !problem.empty())
+        throw UsageError(problem);
+  }
   config.order = a.order == "grouped" ? Order::grouped : Order::interleaved;
   configure_adaptive(config, a);
 
@@ -165,19 +183,8 @@ RunConfig make_run_config(const RunArgs& a, const GlobalOptions& g, const fs::pa
   auto& po = config.platform_options;
   po.data_dir = g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir);
   po.run_id = timestamp_for_paths() + "-" + random_hex(6);
-  po.accel = a.accel;
-  po.vcpus = a.vcpus;
-  po.memory_bytes = static_cast<std::uint64_t>(a.memory_mib) << 20;
   po.scratch_bytes = largest_fileio_bytes(config.suite);
-  po.cache_mode = a.cache_mode;
-  po.scratch_format = a.scratch_format;
-  po.machine = a.machine;
-  po.qemu_extra_args = a.qemu_args;
-  po.docker_host = a.docker_host;
-  po.docker_image = a.docker_image;
-  po.docker_storage = a.docker_storage;
-  po.libvirt_uri = a.libvirt_uri;
-  po.scratch_parent = a.scratch_dir;
+  po.host = &host_services();
   po.log = log_line;
   return config;
 }
@@ -299,10 +306,43 @@ int calibrate_command(const CalibrateArgs& c, const GlobalOptions& g) {
   return worst;
 }
 
+// The drivers' options (each declared by the drivers that take it, registry.hpp), as
+// `run`'s --NAME VALUE.
+void add_driver_options(CLI::App* run, RunArgs& a) {
+  for (auto& o : declared_options()) {
+    auto& spec = o.spec;
+    std::string who;
+    for (auto& d : o.drivers)
+      who += (who.empty() ? "" : ", ") + d;
+    auto help = who + ": " + spec.help;
+    CLI::Option* option = nullptr;
+    if (spec.kind == OptionSpec::Kind::list) {
+      option = run->add_option("--" + spec.name, a.option_lists[spec.name], help);
+    } else {
+      auto& text = a.option_text[spec.name] = spec.default_value;
+      option = run->add_option("--" + spec.name, text, help);
+      if (!spec.default_value.empty())
+        option->capture_default_str();
+    }
+    if (spec.kind == OptionSpec::Kind::choice)
+      option->check(CLI::IsMember(spec.choices));
+    if (spec.kind == OptionSpec::Kind::integer)
+      option->check(CLI::Range(spec.min, spec.max));
+    if (!spec.value_name.empty())
+      option->type_name(spec.value_name);
+    else if (spec.kind == OptionSpec::Kind::integer)
+      option->type_name("INT");
+    a.driver_options.emplace_back(spec.name, option);
+  }
+}
+
 // Every option of `run`; `calibrate` takes the same ones.
 void add_run_options(CLI::App* run, RunArgs& run_args) {
   run->add_option("--suite", run_args.suite, "Built-in suite name (quick, coen241-hw1) or a suite .toml file")->capture_default_str();
-  run->add_option("--platform", run_args.platforms, "Comma-separated platforms: native, docker, qemu, libvirt")->capture_default_str();
+  std::string known;
+  for (auto& name : platform_names())
+    known += (known.empty() ? "" : ", ") + name;
+  run->add_option("--platform", run_args.platforms, "Comma-separated platforms: " + known)->capture_default_str();
   run->add_option("--iterations", run_args.iterations, "Override every experiment's iteration count")->check(CLI::PositiveNumber);
   run->add_option("--time", run_args.time_s, "Override every experiment's --time (seconds)")->check(CLI::PositiveNumber);
   run->add_option("--target-ci", run_args.target_ci_pct,
@@ -323,26 +363,7 @@ void add_run_options(CLI::App* run, RunArgs& run_args) {
   run->add_option("--seed", run_args.seed, "Seed for the interleaving shuffle (default: random, recorded in results.json)");
   run->add_option("--sample-interval", run_args.sample_interval_ms, "CPU sampling interval in ms")
       ->check(CLI::Range(10, 60000))->capture_default_str();
-  run->add_option("--scratch-dir", run_args.scratch_dir, "native: where fileio's scratch directory is made (default: DATA_DIR/scratch)");
-  run->add_option("--accel", run_args.accel, "qemu: accelerator; auto uses KVM only when it is really usable")
-      ->check(CLI::IsMember({"auto", "kvm", "tcg"}))->capture_default_str();
-  run->add_option("--vcpus", run_args.vcpus, "VM vCPUs and container CPU limit")->check(CLI::Range(1, 256))->capture_default_str();
-  run->add_option("--memory", run_args.memory_mib, "VM memory and container memory limit, MiB")->check(CLI::Range(128, 1 << 20))->capture_default_str();
-  run->add_option("--cache-mode", run_args.cache_mode, "qemu: disk cache mode")
-      ->check(CLI::IsMember({"none", "writeback", "writethrough", "directsync", "unsafe"}))->capture_default_str();
-  run->add_option("--scratch-format", run_args.scratch_format, "qemu: format of the fileio scratch disk")
-      ->check(CLI::IsMember({"raw", "qcow2"}))->capture_default_str();
-  run->add_option("--machine", run_args.machine,
-                  "qemu: machine type; microvm (virtio-mmio, no PCI) boots faster, q35 is what production VMs use")
-      ->check(CLI::IsMember({"q35", "microvm"}))->capture_default_str();
-  run->add_option("--qemu-arg", run_args.qemu_args, "qemu: extra argument appended to QEMU's argv (repeat for several)");
-  run->add_option("--docker-host", run_args.docker_host,
-                  "docker: engine socket (default: $DOCKER_HOST, then /var/run/docker.sock; when none answers and you are "
-                  "root, virtbench starts a private dockerd for the run); \"private\" always uses a private dockerd");
-  run->add_option("--docker-image", run_args.docker_image, "docker: image tag (default: the guest image's virtbench/guest:<hash>)");
-  run->add_option("--docker-storage", run_args.docker_storage, "docker: where fileio's files live: bind (host directory) or volume")
-      ->check(CLI::IsMember({"bind", "volume"}))->capture_default_str();
-  run->add_option("--libvirt-uri", run_args.libvirt_uri, "libvirt: connection URI")->capture_default_str();
+  add_driver_options(run, run_args);
 }
 
 } // namespace
@@ -389,6 +410,45 @@ std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {
   };
 }
 
+// The commands drivers add (registry.hpp): `image push` (libvirt).
+std::vector<Command> add_driver_commands(CLI::App& app, GlobalOptions& global) {
+  std::vector<Command> commands;
+  for (auto* d : drivers())
+    for (auto& command : d->commands) {
+      CLI::App* parent = &app;
+      for (std::size_t i = 0; i + 1 < command.path.size(); ++i)
+        parent = parent->get_subcommand(command.path[i]); // throws for a path no command has: a bug
+      auto* sub = parent->add_subcommand(command.path.back(), command.help);
+      struct Given {
+        std::map<std::string, std::string> text;
+        std::map<std::string, bool> flags;
+      };
+      auto given = std::make_shared<Given>();
+      for (auto& spec : command.options) {
+        auto& text = given->text[spec.name] = spec.default_value;
+        auto* option = sub->add_option("--" + spec.name, text, spec.help);
+        if (!spec.default_value.empty())
+          option->capture_default_str();
+        if (spec.kind == OptionSpec::Kind::choice)
+          option->check(CLI::IsMember(spec.choices));
+        if (spec.kind == OptionSpec::Kind::integer)
+          option->check(CLI::Range(spec.min, spec.max));
+      }
+      for (auto& flag : command.flags) {
+        auto help = command.flag_help.contains(flag) ? command.flag_help.at(flag) : std::string();
+        sub->add_flag("--" + flag, given->flags[flag], help);
+      }
+      commands.push_back({sub, [given, run = command.run, &global] {
+                            OptionValues values;
+                            for (auto& [name, text] : given->text)
+                              values.set(name, text);
+                            DriverContext ctx{data_dir_of(global), &host_services(), log_line};
+                            return run(ctx, values, given->flags);
+                          }});
+    }
+  return commands;
+}
+
 int cli_main(int argc, char** argv) {
   CLI::App app{"virtbench: measures what virtualization costs, running the same sysbench workloads natively, "
                "in a Docker container and in a QEMU virtual machine, and reporting them side by side.\n"};
@@ -400,7 +460,7 @@ int cli_main(int argc, char** argv) {
                  "Where images and history live (default: /var/lib/virtbench as root, else $XDG_DATA_HOME/virtbench)");
 
   std::vector<Command> commands;
-  for (auto* family : {add_run_commands, add_image_commands, add_report_commands, add_history_commands, add_libvirt_commands}) {
+  for (auto* family : {add_run_commands, add_image_commands, add_report_commands, add_history_commands, add_driver_commands}) {
     auto added = family(app, global);
     commands.insert(commands.end(), added.begin(), added.end());
   }

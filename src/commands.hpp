@@ -28,7 +28,7 @@ std::vector<Command> add_image_commands(CLI::App& app, GlobalOptions& global);
 std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global);
 // history (src/cli_history.cpp)
 std::vector<Command> add_history_commands(CLI::App& app, GlobalOptions& global);
-// image push (drivers/libvirt/cli_libvirt.cpp); after add_image_commands
-std::vector<Command> add_libvirt_commands(CLI::App& app, GlobalOptions& global);
+// the drivers' own commands (image push), from the registry; after add_image_commands
+std::vector<Command> add_driver_commands(CLI::App& app, GlobalOptions& global);
 
 } // namespace virtbench

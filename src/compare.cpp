@@ -1,5 +1,6 @@
 #include "compare.hpp"
 
+#include "registry.hpp"
 #include "report_model.hpp"
 #include "results.hpp"
 #include "util/error.hpp"
@@ -659,12 +660,8 @@ void diff_keys(const boost::json::object& a, const boost::json::object& b, const
 } // namespace
 
 std::vector<std::string> fingerprint_differences(const boost::json::object& base, const boost::json::object& cand) {
-  // What changes performance; paths, ids and timings of a particular run do not.
-  static const std::vector<std::string> k_platform_keys = {
-      "accel",        "domain_type",    "machine",        "cpu_model",     "cache_mode",     "aio",
-      "scratch_format", "vcpus",        "memory_bytes",   "nano_cpus",     "qemu_version",   "hypervisor_version",
-      "storage_driver", "cgroup_version", "cgroup_driver", "docker_storage", "engine_version", "sysbench_sha256",
-      "image_digest", "guest_kernel"};
+  // What changes performance (each driver names its keys); paths, ids and timings of a
+  // particular run do not.
   static const std::vector<std::string> k_host_keys = {"cpu_model", "cpus", "memory_bytes", "kernel", "cpu_governor",
                                                        "transparent_hugepage", "mitigations"};
   std::vector<std::string> out;
@@ -686,7 +683,7 @@ std::vector<std::string> fingerprint_differences(const boost::json::object& base
   auto pb = platforms(base), pc = platforms(cand);
   for (auto& [name, b] : pb)
     if (auto it = pc.find(name); it != pc.end())
-      diff_keys(*b, *it->second, name, k_platform_keys, out);
+      diff_keys(*b, *it->second, name, fingerprint_keys(name), out);
   return out;
 }
 

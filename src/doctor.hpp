@@ -1,6 +1,8 @@
 #pragma once
 // `virtbench doctor`: what works on this host, what does not, and the fix for each.
 
+#include "driver.hpp" // Check
+
 #include <boost/json/object.hpp>
 
 #include <filesystem>
@@ -8,13 +10,6 @@
 #include <vector>
 
 namespace virtbench {
-
-struct Check {
-  std::string name;   // "qemu", "kvm", "docker", "guest image" ...
-  std::string status; // "ok", "warn" or "fail"
-  std::string detail; // what was found
-  std::string fix;    // what to do; empty when ok
-};
 
 // Runs every check (no check throws; a failure is a "fail" row).
 std::vector<Check> run_doctor(const std::filesystem::path& data_dir);

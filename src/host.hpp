@@ -23,6 +23,10 @@ CacheDrop drop_host_caches();
 // KiB of `path` in the host's page cache (mmap + mincore), e.g. a VM's scratch disk file.
 std::uint64_t resident_kib(const std::filesystem::path& path);
 
+// The HostServices handed to drivers (PlatformOptions::host): the functions above, the
+// guest image and sysbench's version parser (src/host_services.cpp).
+HostServices& host_services();
+
 // The host's /proc/stat (for samplers).
 awaitable<std::string> read_host_proc_stat();
 

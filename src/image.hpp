@@ -3,6 +3,8 @@
 // as a VM disk (with its kernel and initrd) and as a container image, so the VM and the
 // container run the very same sysbench binary.
 
+#include "platform.hpp" // GuestImage
+
 #include <boost/json/object.hpp>
 
 #include <cstdint>
@@ -17,23 +19,6 @@ namespace virtbench {
 // and libvirt platforms add guest_kernel_tuning() to it (guest_kernel_cmdline()).
 inline constexpr const char* k_guest_kernel_cmdline =
     "console=ttyS0 root=/dev/vda rw init=/sbin/virtbench-init quiet panic=-1";
-// The virtio-serial port name the guest's init starts qemu-ga on.
-inline constexpr const char* k_guest_agent_port = "org.qemu.guest_agent.0";
-
-struct GuestImage {
-  std::filesystem::path dir;        // DATA_DIR/image
-  std::filesystem::path base_qcow2; // root disk; use through a qcow2 overlay, never write it
-  std::filesystem::path vmlinuz;
-  std::filesystem::path vmlinux;    // the same kernel as an ELF with a PVH entry point; empty when absent
-  std::filesystem::path initrd;
-  std::filesystem::path rootfs_tar; // for the container image (POST /images/create?fromSrc=-)
-  boost::json::object manifest;     // manifest.json: recipe_hash, packages, sysbench_sha256, files ...
-  std::string recipe_hash;
-  std::string sysbench_sha256;
-  std::string sysbench_version;
-  std::string kernel_version;
-  int kernel_hz = 0; // the guest kernel's CONFIG_HZ (manifest kernel_hz), 0 when not recorded
-};
 
 // The host's TSC frequency in kHz, from /proc/cpuinfo's "bogomips" (x86 kernels derive
 // loops_per_jiffy, and so bogomips, from the TSC: bogomips = tsc_khz / 500). nullopt when

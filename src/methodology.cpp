@@ -1,14 +1,34 @@
 #include "methodology.hpp"
 
+#include "registry.hpp"
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
 namespace virtbench {
 
 namespace {
+
+// Tolerant readers: a results.json from elsewhere may lack a field or hold another type;
+// the section then says less instead of failing the report.
+const boost::json::object& object_of(const boost::json::value* v) {
+  static const boost::json::object k_empty;
+  return v && v->is_object() ? v->get_object() : k_empty;
+}
+
+const boost::json::array& array_of(const boost::json::value* v) {
+  static const boost::json::array k_empty;
+  return v && v->is_array() ? v->get_array() : k_empty;
+}
+
+bool true_at(const boost::json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_bool() && v->get_bool();
+}
 
 std::string text(const boost::json::value* v) {
   if (!v)
@@ -25,13 +45,13 @@ std::string adaptive_item(const boost::json::object& a) {
                                                    : "3 × its planned iterations";
   std::string each;
   if (auto* e = a.if_contains("experiments"); e && e->is_object()) {
-    for (auto& [name, v] : e->as_object()) {
+    for (auto& [name, v] : object_of(e)) {
       if (!v.is_object())
         continue;
-      auto& x = v.as_object();
+      auto& x = object_of(&v);
       std::string widths;
       if (auto* w = x.if_contains("half_width_pct"); w && w->is_object())
-        for (auto& [platform, h] : w->as_object())
+        for (auto& [platform, h] : object_of(w))
           widths += fmt::format("{}{} {}", widths.empty() ? "" : ", ", std::string(platform),
                                 h.is_number() ? fmt::format("±{:.2f}%", h.to_number<double>()) : std::string("unknown"));
       each += fmt::format("{}{} took {} of {} planned, up to {} ({}{})", each.empty() ? "" : "; ", std::string(name),
@@ -49,25 +69,45 @@ std::string adaptive_item(const boost::json::object& a) {
                      target, target, limit, each.empty() ? "none recorded" : each);
 }
 
-} // namespace
-
-std::string render_methodology(const boost::json::object& r) {
-  std::string md = "## Methodology\n\n";
-  for (auto& item : methodology_items(r))
-    md += "- " + item + "\n";
-  return md;
+// " (qemu: QMP `stop`; docker: Engine API `pause`)" for the platforms that are frozen.
+std::string freeze_methods(const std::vector<std::string>& platforms) {
+  std::string out;
+  for (auto& p : platforms)
+    if (p != "native")
+      out += fmt::format("{}{}: {}", out.empty() ? "" : "; ", p, methodology_facts(p).freeze);
+  return out.empty() ? out : " (" + out + ")";
 }
+
+// "the host (native, docker); the guest and the host (qemu, libvirt)": one fact of each
+// platform's driver, platforms with the same words together.
+std::string per_platform(const std::vector<std::string>& platforms, std::string MethodologyFacts::*fact) {
+  std::vector<std::pair<std::string, std::string>> groups; // words, platforms
+  for (auto& p : platforms) {
+    auto words = methodology_facts(p).*fact;
+    auto it = std::find_if(groups.begin(), groups.end(), [&](auto& g) { return g.first == words; });
+    if (it == groups.end())
+      groups.push_back({words, p});
+    else
+      it->second += ", " + p;
+  }
+  std::string out;
+  for (auto& [words, names] : groups)
+    out += fmt::format("{}{} ({})", out.empty() ? "" : "; ", words, names);
+  return out;
+}
+
+} // namespace
 
 std::vector<std::string> methodology_items(const boost::json::object& r) {
   std::vector<std::string> items;
-  auto& runs = r.at("runs").as_array();
-  auto& suite = r.at("suite").as_object();
+  auto& runs = array_of(r.if_contains("runs"));
+  auto& suite = object_of(r.if_contains("suite"));
 
   // Order.
   auto order = text(r.if_contains("order"));
   std::map<std::string, std::vector<std::string>> round_orders; // "exp/round" -> platforms in order
   for (auto& v : runs) {
-    auto& run = v.as_object();
+    auto& run = object_of(&v);
     round_orders[text(run.if_contains("experiment")) + "/" + text(run.if_contains("round"))].push_back(
         text(run.if_contains("platform")));
   }
@@ -75,49 +115,53 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
   for (auto& [k, platforms] : round_orders)
     if (platforms.size() > 1)
       distinct.insert(platforms);
-  std::set<std::string> platform_names;
+  std::vector<std::string> listed; // results.json's platforms, in its order
+  for (auto& p : array_of(r.if_contains("platforms")))
+    if (auto name = text(object_of(&p).if_contains("name")); !name.empty())
+      listed.push_back(name);
+  std::set<std::string> run_platforms;
   for (auto& v : runs)
-    platform_names.insert(text(v.as_object().if_contains("platform")));
-  if (platform_names.size() < 2)
+    run_platforms.insert(text(object_of(&v).if_contains("platform")));
+  if (run_platforms.size() < 2)
     items.push_back("**Order**: one platform, so there was nothing to interleave; iterations ran experiment by "
                     "experiment.");
   else if (order == "interleaved")
     items.push_back(fmt::format("**Order**: interleaved. Every platform was started first (all at once, then each one's "
                       "channel measured alone); then, experiment by experiment and "
                       "round by round, each platform ran one iteration in a shuffled order (seed {}, {} distinct "
-                      "orders over {} rounds) while the others were frozen (QMP `stop`, Engine API `pause`, `virDomainSuspend`), so drift "
+                      "orders over {} rounds) while the others were frozen{}, so drift "
                       "over time spreads evenly over the platforms.",
-                      text(r.if_contains("seed")), distinct.size(), round_orders.size()));
+                      text(r.if_contains("seed")), distinct.size(), round_orders.size(), freeze_methods(listed)));
   else
     items.push_back("**Order**: grouped: all of one platform's iterations, then the next platform's, as the assignment "
                     "did (drift over time then falls on whole platforms).");
   items.push_back("**Iterations** never overlap (the assignment's script started five sysbench processes at once).");
   if (auto* a = r.if_contains("adaptive"); a && a->is_object())
-    items.push_back(adaptive_item(a->as_object()));
+    items.push_back(adaptive_item(object_of(a)));
 
   // Warm-ups.
   std::string warm;
-  for (auto& e : suite.at("experiments").as_array()) {
-    auto& exp = e.as_object();
+  for (auto& e : array_of(suite.if_contains("experiments"))) {
+    auto& exp = object_of(&e);
     warm += fmt::format("{}{} {}", warm.empty() ? "" : ", ", text(exp.if_contains("name")), text(exp.if_contains("warmup")));
   }
   items.push_back(fmt::format("**Warm-up** iterations, run and recorded but left out of every statistic: {}.", warm));
 
   // Cache drops.
-  if (r.contains("drop_caches") && r.at("drop_caches").as_bool()) {
+  if (true_at(r, "drop_caches")) {
     std::map<std::string, std::pair<int, int>> verified; // where -> (verified, total)
     std::uint64_t max_after_host = 0;
     for (auto& v : runs) {
-      auto* drops = v.as_object().if_contains("cache_drops");
+      auto* drops = object_of(&v).if_contains("cache_drops");
       if (!drops)
         continue;
-      for (auto& d : drops->as_array()) {
-        auto& o = d.as_object();
-        if (o.contains("holds_data_set") && !o.at("holds_data_set").as_bool())
+      for (auto& d : array_of(drops)) {
+        auto& o = object_of(&d);
+        if (auto* h = o.if_contains("holds_data_set"); h && h->is_bool() && !h->get_bool())
           continue; // recorded, but that cache never held the files (QEMU with cache=none)
         auto& [ok, total] = verified[text(o.if_contains("where"))];
         ++total;
-        if (o.contains("verified") && o.at("verified").as_bool())
+        if (true_at(o, "verified"))
           ++ok;
         if (text(o.if_contains("where")) == "host")
           max_after_host = std::max<std::uint64_t>(max_after_host, static_cast<std::uint64_t>(number(o.if_contains("cached_after_kib"))));
@@ -128,20 +172,18 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
       where += fmt::format("{}{}: {} of {} drops verified", where.empty() ? "" : "; ", w, c.first, c.second);
     items.push_back(fmt::format("**Caches**: the data set is written by an untimed `prepare` once per experiment and "
                       "platform and removed after its last iteration; before every fileio run, `sync` then "
-                      "`3 > /proc/sys/vm/drop_caches` (page cache, dentries and inodes) where the I/O is cached: the "
-                      "host for native and docker; the guest and the host for the VMs (with `cache=none` QEMU "
-                      "bypasses the host cache, so that drop is recorded but has nothing to verify). "
+                      "`3 > /proc/sys/vm/drop_caches` (page cache, dentries and inodes) where the I/O is cached: {}. "
                       "`Cached:` in /proc/meminfo is read before and after each drop, and `fincore` on the data set's "
                       "files says how much of it is still cached; a drop counts as verified when at most 1% of the data "
                       "set is ({}).",
-                      where.empty() ? "no fileio runs" : where));
+                      per_platform(listed, &MethodologyFacts::cache_drop), where.empty() ? "no fileio runs" : where));
   } else {
     items.push_back("**Caches** were not dropped (`--no-drop-caches`): fileio figures include a warm page cache.");
   }
 
   // Per platform: storage, accelerator, channel.
-  for (auto& pv : r.at("platforms").as_array()) {
-    auto& p = pv.as_object();
+  for (auto& pv : array_of(r.if_contains("platforms"))) {
+    auto& p = object_of(&pv);
     auto name = text(p.if_contains("name"));
     std::string line = fmt::format("**{}**:", name);
     if (auto* a = p.if_contains("accel"))
@@ -149,16 +191,14 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
     if (auto* s = p.if_contains("fileio_storage"))
       line += fmt::format(" fileio files on {};", text(s));
     if (auto* c = p.if_contains("channel_overhead"); c && c->is_object()) {
-      auto& co = c->as_object();
+      auto& co = object_of(c);
       line += fmt::format(" launching a no-op command through its channel took {:.2f} ms (median of {}, p90 {:.2f} ms), "
                           "which every wall-clock figure includes and sysbench's own figures do not;",
                           number(co.if_contains("median_ms")), text(co.if_contains("n")), number(co.if_contains("p90_ms")));
     }
     double frozen_max = -1;
     for (auto& v : runs)
-      if (auto* f = v.as_object().if_contains("cpu"); f && f->is_object())
-        if (auto* fp = f->as_object().if_contains("frozen_platforms_cpu_pct"); fp && fp->is_object())
-          if (auto* x = fp->as_object().if_contains(name))
+      if (auto* x = object_of(object_of(object_of(&v).if_contains("cpu")).if_contains("frozen_platforms_cpu_pct")).if_contains(name))
             frozen_max = std::max(frozen_max, number(x));
     if (frozen_max >= 0)
       line += fmt::format(" while frozen it used at most {:.2f}% of one host CPU;", frozen_max);
@@ -183,16 +223,15 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
       "would depend on a seed. Figures with zeros or negative values keep Student t (and Fieller for ratios).");
   items.push_back(fmt::format("**CPU split**: /proc/stat sampled every {} ms during each run on the host (and in the guest "
                     "through the agent); user = user + nice, kernel = system + irq + softirq, as percentages of all "
-                    "CPU time over the run. \"process\" figures are the workload's own CPU seconds (native), the "
-                    "container's cgroup (docker) or QEMU's threads (qemu), as the host charged them.",
-                    text(r.if_contains("sample_interval_ms"))));
+                    "CPU time over the run. \"process\" figures are {}, as the host charged them.",
+                    text(r.if_contains("sample_interval_ms")), per_platform(listed, &MethodologyFacts::process_cpu)));
   if (auto* w = r.if_contains("warnings"); w && w->is_array())
-    for (auto& x : w->as_array())
+    for (auto& x : array_of(w))
       items.push_back("**Warning**: " + text(&x));
   items.push_back(fmt::format("**Provenance**: virtbench {}, command `{}`.", text(r.if_contains("virtbench_version")), [&] {
     std::string c;
     if (auto* cmd = r.if_contains("command"); cmd && cmd->is_array())
-      for (auto& a : cmd->as_array())
+      for (auto& a : array_of(cmd))
         c += (c.empty() ? "" : " ") + text(&a);
     return c;
   }()));

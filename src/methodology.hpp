@@ -13,7 +13,4 @@ namespace virtbench {
 // The section's points, one per bullet (inline Markdown: **bold** and `code` only).
 std::vector<std::string> methodology_items(const boost::json::object& results);
 
-// The section as Markdown, starting with "## Methodology".
-std::string render_methodology(const boost::json::object& results);
-
 } // namespace virtbench

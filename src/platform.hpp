@@ -2,6 +2,7 @@
 // The one interface every platform (native, docker, qemu, libvirt) implements. The
 // runner only ever talks to this; a driver's concrete class stays in its .cpp.
 
+#include "options.hpp"
 #include "util/asio.hpp"
 
 #include <boost/json/object.hpp>
@@ -50,13 +51,53 @@ struct CacheDrop {
   std::optional<std::uint64_t> resident_after_kib;
 };
 
-// Everything a driver may need from the command line and the suite, in one place so
-// adding a platform does not change the runner.
+// The virtio-serial port name the guest's init starts qemu-ga on.
+inline constexpr const char* k_guest_agent_port = "org.qemu.guest_agent.0";
+
+// The guest image built by `virtbench image build` (see image.hpp for how it is made).
+struct GuestImage {
+  std::filesystem::path dir;        // DATA_DIR/image
+  std::filesystem::path base_qcow2; // root disk; use through a qcow2 overlay, never write it
+  std::filesystem::path vmlinuz;
+  std::filesystem::path vmlinux;    // the same kernel as an ELF with a PVH entry point; empty when absent
+  std::filesystem::path initrd;
+  std::filesystem::path rootfs_tar; // for the container image (POST /images/create?fromSrc=-)
+  boost::json::object manifest;     // manifest.json: recipe_hash, packages, sysbench_sha256, files ...
+  std::string recipe_hash;
+  std::string sysbench_sha256;
+  std::string sysbench_version;
+  std::string kernel_version;
+  int kernel_hz = 0; // the guest kernel's CONFIG_HZ (manifest kernel_hz), 0 when not recorded
+};
+
+// What the core does for drivers on the host virtbench runs on. Handed to every driver
+// (PlatformOptions::host, DriverContext::host); tests hand in their own.
+class HostServices {
+public:
+  virtual ~HostServices() = default;
+  // sync, then `3 > /proc/sys/vm/drop_caches`, with "Cached:" around it; throws Error
+  // suggesting --no-drop-caches when not permitted.
+  virtual CacheDrop drop_caches() = 0;
+  // KiB of `path` in the host's page cache (a VM's scratch disk file).
+  virtual std::uint64_t resident_kib(const std::filesystem::path& path) = 0;
+  // The guest image in `data_dir`; throws Error naming `virtbench image build` when absent.
+  virtual GuestImage guest_image(const std::filesystem::path& data_dir) = 0;
+  // The kernel command line to boot the image's kernel with on `machine` (q35, microvm);
+  // `this_host` adds the tuning measured on this host (TSC, loops_per_jiffy).
+  virtual std::string guest_kernel_cmdline(const GuestImage& image, bool this_host, const std::string& machine) = 0;
+  // "1.0.20" from `sysbench --version` output.
+  virtual std::string sysbench_version(std::string_view version_output) = 0;
+};
+
+// What a driver gets to make a platform: the run's places and the options' values (each
+// driver declares its options in its registry entry, src/driver.hpp).
 struct PlatformOptions {
   std::filesystem::path data_dir;    // images, history
   std::filesystem::path runtime_dir; // private 0700 directory for sockets and state of this run
   std::filesystem::path raw_dir;     // DIR/raw/<platform>/ for console logs and the like
   std::string run_id;                // unique per run; labels containers, names domains
+  // Until every driver reads `values`: the drivers' knobs, copied from `values` by their
+  // registry entries.
   std::string accel = "auto";        // auto | kvm | tcg
   int vcpus = 2;
   std::uint64_t memory_bytes = 2ull << 30;
@@ -69,8 +110,9 @@ struct PlatformOptions {
   std::string docker_image;          // image tag; empty: virtbench/guest:<recipe hash>
   std::string docker_storage = "bind"; // fileio storage in containers: bind | volume
   std::string libvirt_uri = "qemu:///system";
-  std::filesystem::path scratch_parent; // native: where the scratch directory is created
   std::function<void(const std::string&)> log; // progress messages for the user (stderr)
+  HostServices* host = nullptr;                // the core's services (host_services())
+  OptionValues values;                         // every declared option's value (registry.hpp)
 };
 
 // Where on this host a platform will write fileio's data set, for the preflight's
@@ -122,13 +164,5 @@ public:
   // Facts for results.json's "platforms" entry: versions, accel and reason, limits, digests.
   virtual boost::json::object describe() const = 0;
 };
-
-using PlatformFactory = std::function<std::unique_ptr<Platform>(const PlatformOptions&)>;
-
-// The platforms virtbench knows, in the order reports list them.
-std::vector<std::string> platform_names();
-
-// Creates a platform by name; throws UsageError naming the known platforms.
-std::unique_ptr<Platform> make_platform(const std::string& name, const PlatformOptions& options);
 
 } // namespace virtbench

@@ -1,5 +1,7 @@
 #include "runner.hpp"
 
+#include "registry.hpp"
+
 #include "catalog.hpp"
 #include "host.hpp"
 #include "progress.hpp"
@@ -153,6 +155,13 @@ std::string bytes_text(std::uint64_t b) {
 
 } // namespace
 
+PlatformOptions RunConfig::options_for(const std::string& name) const {
+  auto options = platform_options;
+  if (auto it = platform_values.find(name); it != platform_values.end())
+    options.values = it->second;
+  return options;
+}
+
 void preflight(const RunConfig& config, bool assume_yes,
                const std::function<std::uint64_t(const std::filesystem::path&)>& free_bytes) {
   std::vector<std::string> problems;
@@ -173,7 +182,7 @@ void preflight(const RunConfig& config, bool assume_yes,
     };
     std::map<std::string, Need> needs; // by the directory checked
     for (auto& name : config.platforms) {
-      auto platform = config.create_platform(name, config.platform_options);
+      auto platform = config.create_platform(name, config.options_for(name));
       auto storage = platform->fileio_host_storage();
       if (!storage)
         continue;
@@ -268,7 +277,7 @@ public:
   awaitable<int> execute() {
     prepare_results();
     for (auto& name : m_config.platforms) {
-      auto options = m_config.platform_options;
+      auto options = m_config.options_for(name);
       options.raw_dir = m_config.out_dir / "raw" / name;
       m_slots.push_back({m_config.create_platform(name, options), false, {}, {}});
     }

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,6 +68,11 @@ struct RunConfig {
   std::chrono::milliseconds sample_interval{200};
   std::vector<std::string> command_line; // recorded in results.json
   PlatformOptions platform_options;
+  // Each platform's option values (the drivers' options: defaults, the suite's
+  // [platform.NAME], the command line), put into its PlatformOptions::values.
+  std::map<std::string, OptionValues> platform_values;
+  // The options `name` is made with: platform_options and its values.
+  PlatformOptions options_for(const std::string& name) const;
   // Adaptive iterations (--target-ci, --max-iterations): after an experiment's planned
   // rounds, another interleaved round while a live platform's headline metric has a 95%
   // interval half-width above target_ci_pct % of its mean. 0: off.

@@ -1,5 +1,7 @@
 #include "suite.hpp"
 
+#include "registry.hpp"
+
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -46,7 +48,7 @@ const std::vector<KeySpec> k_fileio_keys = {
     {"file-rw-ratio", Kind::real},
     {"file-async-backlog", Kind::positive_integer},
 };
-const std::vector<std::string> k_top_keys = {"name", "description", "iterations", "warmup", "experiment"};
+const std::vector<std::string> k_top_keys = {"name", "description", "iterations", "warmup", "experiment", "platform"};
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -179,6 +181,54 @@ public:
     return std::stoi(check_value(context, {key, kind}, *n));
   }
 
+  // [platform.DRIVER] NAME = VALUE: the driver's own options (registry.hpp), for that
+  // platform only; checked against the driver's declarations.
+  void parse_platform_options(const toml::node& node, Suite& suite) const {
+    auto names = platform_names();
+    if (!node.is_table())
+      fail(&node, "\"platform\" must be tables like [platform.qemu] with the platform's options, e.g. "
+                  "cache-mode = \"writeback\"");
+    for (auto& [key, table] : *node.as_table()) {
+      std::string platform(key.str());
+      auto* driver = find_driver(platform);
+      if (!driver)
+        fail(&table, unknown_key_message(platform, names) + " in [platform." + platform + "]: no such platform");
+      if (!table.is_table())
+        fail(&table, "[platform." + platform + "] must be a table of the platform's options");
+      std::vector<std::string> allowed;
+      for (auto& spec : driver->options)
+        allowed.push_back(spec.name);
+      for (auto& [option_key, value] : *table.as_table()) {
+        std::string option(option_key.str());
+        auto spec = std::find_if(driver->options.begin(), driver->options.end(),
+                                 [&](auto& o) { return o.name == option; });
+        if (spec == driver->options.end())
+          fail(&value, "[platform." + platform + "] " + unknown_key_message(option, allowed) + " (the options of " +
+                           platform + ")");
+        auto where = m_source + ":" + std::to_string(value.source().begin.line) + ": [platform." + platform + "] ";
+        auto add = [&](const toml::node& v) {
+          std::string text;
+          if (v.is_string())
+            text = *v.value<std::string>();
+          else if (v.is_integer() && spec->kind == OptionSpec::Kind::integer)
+            text = std::to_string(*v.value<int64_t>());
+          else
+            fail(&v, "[platform." + platform + "] \"" + option + "\" must be " +
+                         (spec->kind == OptionSpec::Kind::integer ? "an integer" : "a string") + ", got " +
+                         type_name(v) + "; " + spec->help);
+          if (auto problem = option_problem(*spec, text); !problem.empty())
+            fail(&v, "[platform." + platform + "] " + option + " = " + text + ": " + problem);
+          suite.platform_options.push_back({platform, option, text, where});
+        };
+        if (value.is_array() && spec->kind == OptionSpec::Kind::list)
+          for (auto& item : *value.as_array())
+            add(item);
+        else
+          add(value);
+      }
+    }
+  }
+
   Suite parse(std::string_view text) {
     toml::table root;
     try {
@@ -201,6 +251,9 @@ public:
       suite.description = check_value("", {"description", Kind::string}, *d);
     int iterations = int_key(root, "iterations", "", Kind::positive_integer).value_or(1);
     auto default_warmup = int_key(root, "warmup", "", Kind::integer);
+
+    if (auto* platforms = root.get("platform"))
+      parse_platform_options(*platforms, suite);
 
     auto* experiments = root.get("experiment");
     if (!experiments || !experiments->is_array_of_tables() || experiments->as_array()->empty())

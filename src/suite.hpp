@@ -30,11 +30,20 @@ struct Experiment {
   std::uint64_t fileio_bytes() const;
 };
 
+// A driver option set by a suite's [platform.DRIVER] table, for that platform only.
+struct SuitePlatformOption {
+  std::string platform; // "qemu"
+  std::string name;     // "cache-mode"
+  std::string value;    // text form; a list option has one entry per value
+  std::string where;    // "suite.toml:12: [platform.qemu] " for error messages
+};
+
 struct Suite {
   std::string name;
   std::string description;
   std::string source; // file path or "built-in"
   std::vector<Experiment> experiments;
+  std::vector<SuitePlatformOption> platform_options; // checked against the drivers' declarations
 };
 
 // Parses suite TOML; `source` names the file in error messages. Throws UsageError.

@@ -2,7 +2,7 @@
 // The `docker` platform: workloads run in a container through the Docker Engine API over
 // its Unix socket (libcurl), with the VM's CPU and memory limits and the guest image.
 
-#include "doctor.hpp"
+#include "driver.hpp" // Check
 #include "platform.hpp"
 
 namespace virtbench::docker {

@@ -4,7 +4,7 @@
 // guest commands go through virDomainQemuAgentCommand. Also what `virtbench doctor` and
 // `virtbench image push` need from libvirt.
 
-#include "doctor.hpp"
+#include "driver.hpp" // Check
 #include "platform.hpp"
 
 #include <string>
@@ -17,6 +17,9 @@ std::unique_ptr<Platform> make_platform(const PlatformOptions& options);
 // libvirt and hypervisor versions, host, and the domain type and accelerator it would use.
 // Never throws.
 Check doctor_check(const std::string& uri);
+
+// The URI --libvirt-uri defaults to: the local system libvirtd.
+inline constexpr const char* k_default_uri = "qemu:///system";
 
 // The storage pool `virtbench image push` fills on a (remote) host, and where a dir pool it creates lives.
 inline constexpr const char* k_pool_name = "virtbench";

@@ -1,7 +1,5 @@
 #include "drivers/native/native.hpp"
 
-#include "host.hpp"
-#include "sysbench.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -32,7 +30,7 @@ public:
     std::vector<std::string> version_argv{"sysbench", "--version"};
     ProcessOptions quick{std::chrono::seconds(30)};
     auto version = co_await check_process(version_argv, quick);
-    m_sysbench_version = parse_sysbench_version(version.out);
+    m_sysbench_version = m_options.host->sysbench_version(version.out);
     std::vector<std::string> sum_argv{"sha256sum", sysbench.string()};
     auto sum = co_await check_process(sum_argv, quick);
     m_sysbench_sha256 = sum.out.substr(0, sum.out.find(' '));
@@ -65,7 +63,7 @@ public:
 
   awaitable<std::string> read_file(std::string path) override { co_return virtbench::read_file(path); }
 
-  awaitable<std::vector<CacheDrop>> drop_caches() override { co_return std::vector<CacheDrop>{drop_host_caches()}; }
+  awaitable<std::vector<CacheDrop>> drop_caches() override { co_return std::vector<CacheDrop>{m_options.host->drop_caches()}; }
 
   awaitable<std::optional<CpuSeconds>> host_accounting() override { co_return std::nullopt; }
 
@@ -85,7 +83,8 @@ public:
 
 private:
   std::filesystem::path scratch_parent() const {
-    return m_options.scratch_parent.empty() ? m_options.data_dir / "scratch" : m_options.scratch_parent;
+    auto& dir = m_options.values.text("scratch-dir");
+    return dir.empty() ? m_options.data_dir / "scratch" : std::filesystem::path(dir);
   }
 
   PlatformOptions m_options;

@@ -189,4 +189,22 @@ awaitable<ProcessResult> check_process(std::vector<std::string> argv, ProcessOpt
   co_return r;
 }
 
+std::string program_version(const std::string& program, const std::string& flag) {
+  if (boost::process::v2::environment::find_executable(program).empty())
+    return {};
+  asio::io_context io;
+  std::string line;
+  std::vector<std::string> argv{program, flag};
+  ProcessOptions po;
+  po.timeout = std::chrono::seconds(10);
+  asio::co_spawn(io, run_process(argv, po), [&](std::exception_ptr e, ProcessResult r) {
+    if (!e) {
+      auto& text = r.out.empty() ? r.err : r.out;
+      line = text.substr(0, text.find('\n'));
+    }
+  });
+  io.run();
+  return line.empty() ? std::string("installed") : line;
+}
+
 } // namespace virtbench

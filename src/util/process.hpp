@@ -44,4 +44,8 @@ std::string describe_exit(const ProcessResult& r, std::chrono::milliseconds time
 // run_process that throws Error("<argv>: <how it ended>\n<stderr tail>") unless it exits 0.
 awaitable<ProcessResult> check_process(std::vector<std::string> argv, ProcessOptions options = {});
 
+// The first line `program flag` prints (stdout, else stderr), run on its own io_context
+// with a 10 s limit; "installed" when it prints nothing, empty when it is not on PATH.
+std::string program_version(const std::string& program, const std::string& flag = "--version");
+
 } // namespace virtbench

@@ -88,13 +88,14 @@ TEST_CASE("preflight refuses a fileio data set larger than the free space, namin
   config.suite = parse_suite(k_two_experiments, "t.toml");
   config.platforms = {"native"};
   config.platform_options.data_dir = std::filesystem::temp_directory_path() / "vb-preflight-data";
-  config.platform_options.scratch_parent = std::filesystem::temp_directory_path() / "vb-preflight-scratch";
+  auto scratch = std::filesystem::temp_directory_path() / "vb-preflight-scratch";
+  config.platform_options.values.set("scratch-dir", scratch.string());
   std::uint64_t data = 64ull << 20;
 
   CHECK(usage_error_of(config, false, data) == "no error");
   auto message = usage_error_of(config, false, data - 1);
   CHECK(message.find("preflight: the fileio data set of experiment f (64.0 MiB)") != std::string::npos);
-  CHECK(message.find("native in " + config.platform_options.scratch_parent.string()) != std::string::npos);
+  CHECK(message.find("native in " + scratch.string()) != std::string::npos);
   CHECK(message.find("needs 67108864 bytes") != std::string::npos);
   CHECK(message.find("67108863 bytes") != std::string::npos);
   CHECK(message.find('\n') == std::string::npos); // one line per problem

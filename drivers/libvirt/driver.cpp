@@ -1,0 +1,85 @@
+// The libvirt driver's registry entry.
+#include "drivers/libvirt/connection.hpp"
+#include "drivers/libvirt/libvirt.hpp"
+#include "drivers/libvirt/storage.hpp"
+#include "drivers/vm/vm_options.hpp"
+
+#include "driver.hpp"
+
+#include <iostream>
+
+namespace virtbench::libvirt {
+
+namespace {
+
+std::vector<OptionSpec> options() {
+  auto all = vm::vm_options();
+  all.push_back(OptionSpec::text_option("libvirt-uri", "connection URI", k_default_uri, "URI"));
+  return all;
+}
+
+// libvirt's domain XML puts the virtio devices on PCI: q35 only.
+std::string check_options(const OptionValues& values) {
+  if (values.has("machine") && values.text("machine") != "q35")
+    return "--machine " + values.text("machine") + " is for the qemu platform only: libvirt runs q35 (its domain XML "
+           "puts the virtio devices on PCI); drop libvirt from --platform, or use --machine q35";
+  return {};
+}
+
+// Until the driver reads PlatformOptions::values itself.
+std::unique_ptr<Platform> make(const PlatformOptions& given) {
+  auto o = given;
+  o.accel = o.values.text("accel");
+  o.vcpus = static_cast<int>(o.values.integer("vcpus"));
+  o.memory_bytes = static_cast<std::uint64_t>(o.values.integer("memory")) << 20;
+  o.cache_mode = o.values.text("cache-mode");
+  o.scratch_format = o.values.text("scratch-format");
+  o.libvirt_uri = o.values.text("libvirt-uri");
+  return make_platform(o);
+}
+
+// `virtbench image push`: the guest image into the pool, for a remote host.
+DriverCommand image_push() {
+  DriverCommand c;
+  c.path = {"image", "push"};
+  c.help = std::string("Copy the guest image into the libvirt storage pool ") + k_pool_name +
+           " (created if missing) for --platform libvirt on a remote host";
+  c.options = {OptionSpec::text_option("libvirt-uri", "libvirt connection URI (e.g. qemu+ssh://root@host/system)",
+                                       k_default_uri, "URI")};
+  c.flags = {"force"};
+  c.flag_help = {{"force", "Upload again even when the pool holds files of the same size"}};
+  c.run = [](const DriverContext& ctx, const OptionValues& values, const std::map<std::string, bool>& flags) {
+    auto image = ctx.host->guest_image(ctx.data_dir);
+    auto log = [](const std::string& line) { std::cerr << "image push: " << line << std::endl; };
+    auto uri = values.text("libvirt-uri");
+    auto conn = open_connection(uri);
+    auto pool = ensure_pool(conn.get(), uri, log);
+    for (auto& line : push_image(conn.get(), pool.get(), image, flags.at("force"), log))
+      std::cout << line << "\n";
+    return 0;
+  };
+  return c;
+}
+
+} // namespace
+
+const Driver& driver() {
+  static const Driver k_driver{
+      .name = "libvirt",
+      .summary = "the qemu platform's guest as a transient libvirt domain, on this host or a remote one",
+      .options = options(),
+      .make_platform = make,
+      .doctor = [](const DriverContext&) { return std::vector<Check>{doctor_check(k_default_uri)}; },
+      .commands = {image_push()},
+      .fingerprint_keys = {"accel", "domain_type", "machine", "cpu_model", "cache_mode", "aio", "scratch_format",
+                           "vcpus", "memory_bytes", "hypervisor_version", "sysbench_sha256", "image_digest",
+                           "guest_kernel"},
+      .methodology = {"`virDomainSuspend`", "the guest and the host (with `cache=none` QEMU bypasses the host cache, so "
+                                            "that drop is recorded but has nothing to verify)",
+                      "the domain's QEMU threads (virDomainGetCPUStats)"},
+      .check_options = check_options,
+  };
+  return k_driver;
+}
+
+} // namespace virtbench::libvirt
