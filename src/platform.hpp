@@ -96,20 +96,7 @@ struct PlatformOptions {
   std::filesystem::path runtime_dir; // private 0700 directory for sockets and state of this run
   std::filesystem::path raw_dir;     // DIR/raw/<platform>/ for console logs and the like
   std::string run_id;                // unique per run; labels containers, names domains
-  // Until every driver reads `values`: the drivers' knobs, copied from `values` by their
-  // registry entries.
-  std::string accel = "auto";        // auto | kvm | tcg
-  int vcpus = 2;
-  std::uint64_t memory_bytes = 2ull << 30;
-  std::uint64_t scratch_bytes = 0;    // fileio needs at least this much scratch space
-  std::string cache_mode;            // qemu: none | writeback | writethrough | unsafe | directsync
-  std::string scratch_format = "raw"; // qemu scratch disk: raw | qcow2
-  std::string machine = "q35";       // qemu/libvirt machine type: q35 | microvm
-  std::vector<std::string> qemu_extra_args;
-  std::string docker_host;           // unix socket path; empty: DOCKER_HOST, then /var/run/docker.sock
-  std::string docker_image;          // image tag; empty: virtbench/guest:<recipe hash>
-  std::string docker_storage = "bind"; // fileio storage in containers: bind | volume
-  std::string libvirt_uri = "qemu:///system";
+  std::uint64_t scratch_bytes = 0;   // fileio needs at least this much scratch space
   std::function<void(const std::string&)> log; // progress messages for the user (stderr)
   HostServices* host = nullptr;                // the core's services (host_services())
   OptionValues values;                         // every declared option's value (registry.hpp)

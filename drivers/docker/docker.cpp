@@ -3,8 +3,6 @@
 #include "drivers/docker/dockerd.hpp"
 #include "drivers/docker/engine_client.hpp"
 #include "drivers/docker/protocol.hpp"
-#include "host.hpp"
-#include "image.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -84,14 +82,18 @@ std::optional<CpuSeconds> cgroup_cpu_of(long pid) {
 
 class DockerPlatform final : public Platform {
 public:
-  explicit DockerPlatform(PlatformOptions options) : m_options(std::move(options)) {}
+  explicit DockerPlatform(PlatformOptions options)
+      : m_options(std::move(options)), m_vcpus(static_cast<int>(m_options.values.integer("vcpus"))),
+        m_memory_bytes(static_cast<std::uint64_t>(m_options.values.integer("memory")) << 20),
+        m_docker_host(m_options.values.text("docker-host")), m_docker_image(m_options.values.text("docker-image")),
+        m_docker_storage(m_options.values.text("docker-storage")) {}
   ~DockerPlatform() override { cleanup(); }
 
   std::string name() const override { return "docker"; }
 
   awaitable<void> start() override {
-    if (m_options.docker_storage != "bind" && m_options.docker_storage != "volume")
-      throw UsageError("--docker-storage \"" + m_options.docker_storage +
+    if (m_docker_storage != "bind" && m_docker_storage != "volume")
+      throw UsageError("--docker-storage \"" + m_docker_storage +
                        "\": use bind (a host directory bind-mounted at /scratch) or volume (a named volume)");
     m_container_name = "virtbench-" + m_options.run_id;
     co_await connect();
@@ -141,7 +143,7 @@ public:
 
   // The container shares the host's kernel and page cache, and may not write
   // /proc/sys/vm/drop_caches: the drop happens on the host.
-  awaitable<std::vector<CacheDrop>> drop_caches() override { co_return std::vector<CacheDrop>{drop_host_caches()}; }
+  awaitable<std::vector<CacheDrop>> drop_caches() override { co_return std::vector<CacheDrop>{m_options.host->drop_caches()}; }
 
   // The container's cgroup files first: the engine's stats are the same numbers (cgroup
   // v1 cpuacct.stat, v2 cpu.stat), but after a container's first stats call the engine
@@ -169,9 +171,9 @@ public:
   // bind: a directory under DATA_DIR/scratch; volume: the engine's data root, known here
   // only for a private engine (DATA_DIR/docker).
   std::optional<HostStorage> fileio_host_storage() const override {
-    if (m_options.docker_storage == "bind")
+    if (m_docker_storage == "bind")
       return HostStorage{m_options.data_dir / "scratch"};
-    if (m_options.docker_host == "private")
+    if (m_docker_host == "private")
       return HostStorage{m_options.data_dir / "docker"};
     return std::nullopt;
   }
@@ -194,14 +196,14 @@ public:
                    {"container_id", m_container_id},
                    {"container_name", m_container_name},
                    {"network_mode", "none"},
-                   {"vcpus", m_options.vcpus},
-                   {"nano_cpus", static_cast<std::int64_t>(m_options.vcpus) * 1000000000LL},
-                   {"memory_bytes", m_options.memory_bytes},
+                   {"vcpus", m_vcpus},
+                   {"nano_cpus", static_cast<std::int64_t>(m_vcpus) * 1000000000LL},
+                   {"memory_bytes", m_memory_bytes},
                    {"sysbench_version", m_sysbench_version},
                    {"sysbench_sha256", m_sysbench_sha256},
                    {"sysbench_sha256_manifest", m_manifest_sha256},
                    {"fileio_storage", m_fileio_storage},
-                   {"docker_storage", m_options.docker_storage}};
+                   {"docker_storage", m_docker_storage}};
     if (m_import_s > 0)
       d["image_import_s"] = std::round(m_import_s * 100) / 100;
     d["host_accounting"] = m_accounting_source.empty() ? "engine stats (cpu_stats.cpu_usage)" : m_accounting_source;
@@ -252,7 +254,7 @@ private:
   }
 
   awaitable<void> connect() {
-    std::string host = m_options.docker_host, source = "--docker-host";
+    std::string host = m_docker_host, source = "--docker-host";
     if (host.empty()) {
       if (const char* env = std::getenv("DOCKER_HOST"); env && *env) {
         host = env;
@@ -345,17 +347,17 @@ private:
   }
 
   awaitable<void> ensure_image() {
-    bool ours = m_options.docker_image.empty();
+    bool ours = m_docker_image.empty();
     std::optional<GuestImage> guest;
     try {
-      guest = load_guest_image(m_options.data_dir);
+      guest = m_options.host->guest_image(m_options.data_dir);
     } catch (const Error&) {
       if (ours)
         throw;
     }
     if (guest)
       m_manifest_sha256 = guest->sysbench_sha256;
-    m_image_tag = ours ? "virtbench/guest:" + guest->recipe_hash.substr(0, 12) : m_options.docker_image;
+    m_image_tag = ours ? "virtbench/guest:" + guest->recipe_hash.substr(0, 12) : m_docker_image;
     auto inspect_path = "/images/" + m_image_tag + "/json";
     try {
       auto body = co_await m_client->call("GET", inspect_path);
@@ -406,11 +408,11 @@ private:
 
   awaitable<void> create_container() {
     json::object host_config{{"NetworkMode", "none"},
-                             {"NanoCpus", static_cast<std::int64_t>(m_options.vcpus) * 1000000000LL},
-                             {"Memory", m_options.memory_bytes},
-                             {"MemorySwap", m_options.memory_bytes}}; // no swap beyond the limit, like the VM
+                             {"NanoCpus", static_cast<std::int64_t>(m_vcpus) * 1000000000LL},
+                             {"Memory", m_memory_bytes},
+                             {"MemorySwap", m_memory_bytes}}; // no swap beyond the limit, like the VM
     json::object labels{{k_run_label, m_options.run_id}, {k_pid_label, std::to_string(::getpid())}};
-    if (m_options.docker_storage == "bind") {
+    if (m_docker_storage == "bind") {
       m_scratch.emplace(m_options.data_dir / "scratch", "docker-");
       host_config["Binds"] = json::array{json::string(m_scratch->path().string() + ":" + k_scratch_in_container)};
       m_fileio_storage = fmt::format("bind-mounted host directory {} ({}) at {}", m_scratch->path().string(),
@@ -446,8 +448,8 @@ private:
     auto inspected = co_await m_client->call("GET", inspect_path);
     m_container_pid = parse_container_inspect(inspected).pid;
     log(fmt::format("docker: container {} ({}) running {} with {} CPU(s), {} MiB, no network; fileio in {}",
-                    m_container_name, m_container_id.substr(0, 12), m_image_tag, m_options.vcpus,
-                    m_options.memory_bytes >> 20, m_fileio_storage));
+                    m_container_name, m_container_id.substr(0, 12), m_image_tag, m_vcpus,
+                    m_memory_bytes >> 20, m_fileio_storage));
   }
 
   awaitable<void> verify_sysbench() {
@@ -462,7 +464,7 @@ private:
     if (!m_manifest_sha256.empty() && m_manifest_sha256 != m_sysbench_sha256) {
       auto message = fmt::format("the container's /usr/bin/sysbench (sha256 {}) is not the guest image's (manifest: {})",
                                  m_sysbench_sha256, m_manifest_sha256);
-      if (m_options.docker_image.empty())
+      if (m_docker_image.empty())
         throw Error(message + "; rebuild the image (`virtbench image build --force`) and remove the stale tag " +
                     m_image_tag + " from the engine");
       log("docker: warning: " + message + " (--docker-image " + m_image_tag + ")");
@@ -601,6 +603,10 @@ private:
   }
 
   PlatformOptions m_options;
+  // Its options' values (the registry entry declares them, drivers/docker/driver.cpp).
+  int m_vcpus;
+  std::uint64_t m_memory_bytes;
+  std::string m_docker_host, m_docker_image, m_docker_storage;
   std::unique_ptr<PrivateEngine> m_private; // when virtbench started the engine itself
   std::unique_ptr<EngineClient> m_client;
   bool m_started = false; // after start, a connection failure means PlatformLost

@@ -23,17 +23,6 @@ std::vector<OptionSpec> options() {
   };
 }
 
-// Until the driver reads PlatformOptions::values itself.
-std::unique_ptr<Platform> make(const PlatformOptions& given) {
-  auto o = given;
-  o.vcpus = static_cast<int>(o.values.integer("vcpus"));
-  o.memory_bytes = static_cast<std::uint64_t>(o.values.integer("memory")) << 20;
-  o.docker_host = o.values.text("docker-host");
-  o.docker_image = o.values.text("docker-image");
-  o.docker_storage = o.values.text("docker-storage");
-  return make_platform(o);
-}
-
 } // namespace
 
 const Driver& driver() {
@@ -41,7 +30,7 @@ const Driver& driver() {
       .name = "docker",
       .summary = "a container through the Docker Engine API, with the guest image's root filesystem",
       .options = options(),
-      .make_platform = make,
+      .make_platform = make_platform,
       .doctor = [](const DriverContext&) { return std::vector<Check>{doctor_check()}; },
       .commands = {},
       .fingerprint_keys = {"vcpus", "memory_bytes", "nano_cpus", "storage_driver", "cgroup_version", "cgroup_driver",

@@ -26,18 +26,6 @@ std::string check_options(const OptionValues& values) {
   return {};
 }
 
-// Until the driver reads PlatformOptions::values itself.
-std::unique_ptr<Platform> make(const PlatformOptions& given) {
-  auto o = given;
-  o.accel = o.values.text("accel");
-  o.vcpus = static_cast<int>(o.values.integer("vcpus"));
-  o.memory_bytes = static_cast<std::uint64_t>(o.values.integer("memory")) << 20;
-  o.cache_mode = o.values.text("cache-mode");
-  o.scratch_format = o.values.text("scratch-format");
-  o.libvirt_uri = o.values.text("libvirt-uri");
-  return make_platform(o);
-}
-
 // `virtbench image push`: the guest image into the pool, for a remote host.
 DriverCommand image_push() {
   DriverCommand c;
@@ -68,7 +56,7 @@ const Driver& driver() {
       .name = "libvirt",
       .summary = "the qemu platform's guest as a transient libvirt domain, on this host or a remote one",
       .options = options(),
-      .make_platform = make,
+      .make_platform = make_platform,
       .doctor = [](const DriverContext&) { return std::vector<Check>{doctor_check(k_default_uri)}; },
       .commands = {image_push()},
       .fingerprint_keys = {"accel", "domain_type", "machine", "cpu_model", "cache_mode", "aio", "scratch_format",

@@ -9,8 +9,6 @@
 #include "drivers/vm/disks.hpp"
 #include "drivers/vm/guest_ops.hpp"
 #include "drivers/vm/guest_platform.hpp"
-#include "host.hpp"
-#include "image.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -193,7 +191,7 @@ std::optional<CpuSeconds> read_domain_cpu(virDomainPtr domain) {
 class LibvirtPlatform final : public vm::GuestPlatform {
 public:
   explicit LibvirtPlatform(PlatformOptions options) : GuestPlatform(std::move(options)), m_pool(2) {
-    m_uri = m_options.libvirt_uri.empty() ? std::string("qemu:///system") : m_options.libvirt_uri;
+    m_uri = m_options.values.text("libvirt-uri").empty() ? std::string(k_default_uri) : m_options.values.text("libvirt-uri");
     m_local = is_local_uri(m_uri);
     // Remote hosts get their files through the pool; the integration test exercises that
     // path against the local libvirtd with this variable set.
@@ -213,12 +211,12 @@ public:
   std::string name() const override { return "libvirt"; }
 
   awaitable<void> start() override {
-    if (m_options.machine != "q35")
-      throw UsageError("--machine " + m_options.machine + ": the libvirt platform runs q35 only (its domain XML puts "
-                       "the virtio devices on PCI); use --platform qemu --machine " + m_options.machine +
+    if (m_vm.machine != "q35") // refused before the run by the registry entry's check_options; for other callers
+      throw UsageError("--machine " + m_vm.machine + ": the libvirt platform runs q35 only (its domain XML puts "
+                       "the virtio devices on PCI); use --platform qemu --machine " + m_vm.machine +
                        ", or --machine q35 with libvirt");
     auto uri = m_uri;
-    m_image = load_guest_image(m_options.data_dir);
+    m_image = m_options.host->guest_image(m_options.data_dir);
 
     log("libvirt: connecting to " + uri);
     auto open = [uri] { return open_connection(uri); };
@@ -232,8 +230,8 @@ public:
     m_kvm_offered = facts.kvm_offered;
     co_await clean_leftovers();
 
-    auto host = m_local ? std::optional<vm::AccelDecision>(vm::choose_accel_for_host(m_options.accel)) : std::nullopt;
-    m_type = decide_domain_type(m_options.accel, m_kvm_offered,
+    auto host = m_local ? std::optional<vm::AccelDecision>(vm::choose_accel_for_host(m_vm.accel)) : std::nullopt;
+    m_type = decide_domain_type(m_vm.accel, m_kvm_offered,
                                 host ? std::optional<bool>(host->kvm_usable) : std::nullopt,
                                 host ? host->reason : std::string());
     if (m_type.domain_type.empty())
@@ -250,12 +248,12 @@ public:
     DomainSpec spec;
     spec.name = m_name;
     spec.domain_type = m_type.domain_type;
-    spec.machine = m_options.machine;
+    spec.machine = m_vm.machine;
     spec.cpu_mode = m_type.domain_type == "kvm" ? "host-passthrough" : "maximum";
-    spec.vcpus = m_options.vcpus;
-    spec.memory_bytes = m_options.memory_bytes;
-    spec.kernel_cmdline = guest_kernel_cmdline(m_image, m_local); // the host's TSC only for a local libvirtd
-    spec.scratch_format = m_options.scratch_format;
+    spec.vcpus = m_vm.vcpus;
+    spec.memory_bytes = m_vm.memory_bytes;
+    spec.kernel_cmdline = m_options.host->guest_kernel_cmdline(m_image, m_local, "q35"); // the host's TSC only for a local libvirtd
+    spec.scratch_format = m_vm.scratch_format;
     spec.cache_mode = m_cache_mode;
     spec.io = m_aio;
     spec.agent_port_name = k_guest_agent_port;
@@ -269,7 +267,7 @@ public:
     write_file_atomic(m_raw_dir / "domain.xml", m_xml);
 
     log(fmt::format("libvirt: starting domain {} on {} ({} = {}, {} vCPUs, {} MiB, cache={}, io={}; {})", m_name,
-                    m_hostname, m_type.domain_type, m_type.accel, m_options.vcpus, m_options.memory_bytes >> 20,
+                    m_hostname, m_type.domain_type, m_type.accel, m_vm.vcpus, m_vm.memory_bytes >> 20,
                     m_cache_mode, m_aio, m_type.reason));
     m_started_at = Clock::now();
     auto create = [conn = m_conn.get(), xml = m_xml, name = m_name]() -> Domain {
@@ -546,7 +544,7 @@ private:
     auto dir = m_dir->path();
     auto overlay = dir / "root-overlay.qcow2";
     co_await vm::create_overlay(m_image.base_qcow2, overlay);
-    auto scratch = co_await vm::create_scratch_disk(dir, m_options.scratch_bytes, m_options.scratch_format);
+    auto scratch = co_await vm::create_scratch_disk(dir, m_options.scratch_bytes, m_vm.scratch_format);
     spec.kernel = m_image.vmlinuz.string();
     spec.initrd = m_image.initrd.string();
     spec.root_disk = overlay.string();
@@ -559,7 +557,7 @@ private:
   // A remote host: the image comes from the pool `virtbench image push` filled; the overlay
   // is a volume there, the scratch disk is made here and uploaded.
   awaitable<void> prepare_remote_files(DomainSpec& spec) {
-    auto scratch = co_await vm::create_scratch_disk(m_dir->path(), m_options.scratch_bytes, m_options.scratch_format);
+    auto scratch = co_await vm::create_scratch_disk(m_dir->path(), m_options.scratch_bytes, m_vm.scratch_format);
     auto prepare = [this, scratch, &spec] {
       auto pool = find_pool(m_conn.get(), m_uri);
       auto image = find_pushed_image(pool.get(), m_image, m_uri);
@@ -568,9 +566,9 @@ private:
       auto prefix = m_name + "-";
       m_remote_volumes.push_back(prefix + "root.qcow2");
       spec.root_disk = create_overlay_volume(pool.get(), prefix + "root.qcow2", image.base_qcow2);
-      m_remote_volumes.push_back(prefix + "scratch." + m_options.scratch_format);
-      spec.scratch_disk = upload_volume(m_conn.get(), pool.get(), prefix + "scratch." + m_options.scratch_format,
-                                        scratch, m_options.scratch_format);
+      m_remote_volumes.push_back(prefix + "scratch." + m_vm.scratch_format);
+      spec.scratch_disk = upload_volume(m_conn.get(), pool.get(), prefix + "scratch." + m_vm.scratch_format,
+                                        scratch, m_vm.scratch_format);
       m_console_log = pool_file_path(pool.get(), prefix + "console.log");
       m_console_host = m_hostname;
       m_remote_volumes.push_back(prefix + "console.log");

@@ -4,7 +4,7 @@
 // run them on a worker thread.
 
 #include "drivers/libvirt/connection.hpp"
-#include "image.hpp"
+#include "platform.hpp" // GuestImage
 
 #include <filesystem>
 #include <functional>

@@ -1,5 +1,5 @@
 // The qemu driver's registry entry.
-#include "drivers/qemu/accel.hpp"
+#include "drivers/vm/accel.hpp"
 #include "drivers/qemu/qemu.hpp"
 #include "drivers/vm/vm_options.hpp"
 
@@ -24,7 +24,7 @@ std::vector<Check> doctor(const DriverContext&) {
   add("qemu-img", !qemu_img.empty(), qemu_img.empty() ? "not installed" : qemu_img,
       "run tools/setup (or apt-get install qemu-utils)");
 
-  auto accel = choose_accel_for_host("auto");
+  auto accel = vm::choose_accel_for_host("auto");
   bool pvm = std::filesystem::exists("/sys/module/kvm_pvm");
   add("kvm", accel.kvm_usable,
       accel.kvm_usable ? "usable (hardware virtualization and /dev/kvm)"
@@ -46,19 +46,6 @@ std::vector<OptionSpec> options() {
   return all;
 }
 
-// Until the driver reads PlatformOptions::values itself.
-std::unique_ptr<Platform> make(const PlatformOptions& given) {
-  auto o = given;
-  o.accel = o.values.text("accel");
-  o.vcpus = static_cast<int>(o.values.integer("vcpus"));
-  o.memory_bytes = static_cast<std::uint64_t>(o.values.integer("memory")) << 20;
-  o.cache_mode = o.values.text("cache-mode");
-  o.scratch_format = o.values.text("scratch-format");
-  o.machine = o.values.text("machine");
-  o.qemu_extra_args = o.values.list("qemu-arg");
-  return make_platform(o);
-}
-
 } // namespace
 
 const Driver& driver() {
@@ -66,7 +53,7 @@ const Driver& driver() {
       .name = "qemu",
       .summary = "a QEMU VM started by virtbench, driven by QMP and the guest agent",
       .options = options(),
-      .make_platform = make,
+      .make_platform = make_platform,
       .doctor = doctor,
       .commands = {},
       .fingerprint_keys = {"accel", "machine", "cpu_model", "cache_mode", "aio", "scratch_format", "vcpus",

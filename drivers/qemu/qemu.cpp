@@ -10,8 +10,6 @@
 #include "drivers/vm/disks.hpp"
 #include "drivers/vm/guest_ops.hpp"
 #include "drivers/vm/guest_platform.hpp"
-#include "host.hpp"
-#include "image.hpp"
 #include "procstat.hpp"
 #include "util/error.hpp"
 #include "util/failure.hpp"
@@ -68,7 +66,7 @@ awaitable<std::exception_ptr> captured(awaitable<T> op) {
 
 class QemuPlatform final : public vm::GuestPlatform {
 public:
-  explicit QemuPlatform(PlatformOptions options) : GuestPlatform(std::move(options)) { m_machine = m_options.machine; }
+  explicit QemuPlatform(PlatformOptions options) : GuestPlatform(std::move(options)) { m_machine = m_vm.machine; }
 
   ~QemuPlatform() override {
     // stop() is the graceful path; this is the guarantee (QemuProcess kills its group,
@@ -81,8 +79,8 @@ public:
 
   awaitable<void> start() override {
     auto executor = co_await asio::this_coro::executor;
-    m_image = load_guest_image(m_options.data_dir);
-    auto decision = vm::choose_accel_for_host(m_options.accel);
+    m_image = m_options.host->guest_image(m_options.data_dir);
+    auto decision = vm::choose_accel_for_host(m_vm.accel);
     if (decision.accel.empty())
       throw UsageError(decision.reason);
     m_accel = decision.accel;
@@ -109,26 +107,26 @@ public:
     log("qemu: creating the disks in " + dir.string());
     m_overlay = dir / "root-overlay.qcow2";
     co_await vm::create_overlay(m_image.base_qcow2, m_overlay);
-    m_scratch_disk = co_await vm::create_scratch_disk(dir, m_options.scratch_bytes, m_options.scratch_format);
+    m_scratch_disk = co_await vm::create_scratch_disk(dir, m_options.scratch_bytes, m_vm.scratch_format);
     m_host_scratch_disk = m_scratch_disk; // the host's pages of the data set's disk are checked after drops
 
     QemuCommand command;
     command.accel = m_accel;
-    command.machine = m_options.machine;
+    command.machine = m_vm.machine;
     // qboot (Debian's qemu-system-data) instead of SeaBIOS on q35: it only loads the kernel
     // (microvm uses it by default).
     if (command.machine == "q35" && fs::exists(k_qboot))
       command.firmware = k_qboot;
     command.cpu_model = m_cpu_model;
-    command.vcpus = m_options.vcpus;
-    command.memory_bytes = m_options.memory_bytes;
+    command.vcpus = m_vm.vcpus;
+    command.memory_bytes = m_vm.memory_bytes;
     // The uncompressed kernel boots through PVH, without the bzImage's decompression.
     command.kernel = m_image.vmlinux.empty() ? m_image.vmlinuz : m_image.vmlinux;
     command.initrd = m_image.initrd;
-    command.kernel_cmdline = m_kernel_cmdline = guest_kernel_cmdline(m_image, true, command.machine);
+    command.kernel_cmdline = m_kernel_cmdline = m_options.host->guest_kernel_cmdline(m_image, true, command.machine);
     command.root_disk = m_overlay;
     command.scratch_disk = m_scratch_disk;
-    command.scratch_format = m_options.scratch_format;
+    command.scratch_format = m_vm.scratch_format;
     command.cache_mode = m_cache_mode;
     command.aio = m_aio;
     command.console_log = m_console_log;
@@ -136,11 +134,11 @@ public:
     command.agent_socket = m_agent_socket;
     command.agent_port_name = k_guest_agent_port;
     command.name = "virtbench-" + (m_options.run_id.empty() ? std::string("qemu") : m_options.run_id);
-    command.extra_args = m_options.qemu_extra_args;
+    command.extra_args = m_options.values.list("qemu-arg");
     m_argv = build_qemu_argv(command);
 
-    log(fmt::format("qemu: booting ({}, {} vCPUs, {} MiB, cache={}, aio={}; {})", m_accel, m_options.vcpus,
-                    m_options.memory_bytes >> 20, m_cache_mode, m_aio, m_accel_reason));
+    log(fmt::format("qemu: booting ({}, {} vCPUs, {} MiB, cache={}, aio={}; {})", m_accel, m_vm.vcpus,
+                    m_vm.memory_bytes >> 20, m_cache_mode, m_aio, m_accel_reason));
     m_process.emplace(executor);
     m_started_at = Clock::now();
     m_process->start(m_argv);

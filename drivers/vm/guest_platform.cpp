@@ -2,7 +2,6 @@
 
 #include "drivers/vm/disks.hpp"
 #include "drivers/vm/guest_ops.hpp"
-#include "host.hpp"
 #include "util/error.hpp"
 #include "util/failure.hpp"
 #include "util/fs.hpp"
@@ -50,8 +49,9 @@ std::string format_console_tail(std::string_view text, const std::string& path) 
   return out;
 }
 
-GuestPlatform::GuestPlatform(PlatformOptions options) : m_options(std::move(options)) {
-  m_cache_mode = m_options.cache_mode.empty() ? "none" : m_options.cache_mode;
+GuestPlatform::GuestPlatform(PlatformOptions options)
+    : m_options(std::move(options)), m_vm(vm_config(m_options.values)) {
+  m_cache_mode = m_vm.cache_mode;
   m_aio = aio_for_cache_mode(m_cache_mode);
 }
 
@@ -148,10 +148,10 @@ awaitable<std::vector<CacheDrop>> GuestPlatform::drop_caches() {
   // cache is out of reach (recorded by its absence).
   if (m_host_cache_reachable) {
     // Dropped and recorded also with cache=none, where it cannot hold the data set.
-    drops.push_back(drop_host_caches());
+    drops.push_back(m_options.host->drop_caches());
     drops.back().holds_data_set = !cache_mode_bypasses_host_cache(m_cache_mode);
     if (drops.back().holds_data_set && !m_host_scratch_disk.empty())
-      drops.back().resident_after_kib = resident_kib(m_host_scratch_disk); // the host's pages of the data set's disk
+      drops.back().resident_after_kib = m_options.host->resident_kib(m_host_scratch_disk); // the host's pages of the data set's disk
   }
   co_return drops;
 }
@@ -162,16 +162,16 @@ json::object GuestPlatform::describe() const {
                  {"accel_reason", m_accel_reason},
                  {"machine", m_machine},
                  {"cpu_model", m_cpu_model},
-                 {"vcpus", m_options.vcpus},
-                 {"memory_bytes", m_options.memory_bytes},
+                 {"vcpus", m_vm.vcpus},
+                 {"memory_bytes", m_vm.memory_bytes},
                  {"cache_mode", m_cache_mode},
                  {"aio", m_aio},
-                 {"scratch_format", m_options.scratch_format},
+                 {"scratch_format", m_vm.scratch_format},
                  {"image_digest", m_image.recipe_hash},
                  {"sysbench_sha256", m_image.sysbench_sha256},
                  {"guest_kernel", m_image.kernel_version},
                  {"boot_to_ready_s", std::round(m_boot_to_ready_s * 1000) / 1000},
-                 {"fileio_storage", "virtio scratch disk (" + m_options.scratch_format + ", ext4)"}};
+                 {"fileio_storage", "virtio scratch disk (" + m_vm.scratch_format + ", ext4)"}};
   if (!m_guest_sysbench_version.empty())
     d["sysbench_version"] = m_guest_sysbench_version;
   describe_platform(d);

@@ -6,7 +6,7 @@
 // three questions: is the VM gone, does it still answer its monitor, and end it if hung.
 
 #include "drivers/vm/agent.hpp"
-#include "image.hpp"
+#include "drivers/vm/vm_options.hpp"
 #include "platform.hpp"
 
 #include <boost/json/object.hpp>
@@ -74,6 +74,7 @@ protected:
   void log(const std::string& line) const;
 
   PlatformOptions m_options;
+  VmConfig m_vm; // the VM options' values
   GuestImage m_image;
   std::string m_cache_mode, m_aio;               // from the options: none by default, aio to match
   std::string m_accel, m_accel_reason;           // kvm | tcg, and why

@@ -14,4 +14,16 @@ std::vector<OptionSpec> vm_options() {
   };
 }
 
+VmConfig vm_config(const OptionValues& values) {
+  VmConfig c;
+  c.accel = values.text("accel");
+  c.vcpus = static_cast<int>(values.integer("vcpus"));
+  c.memory_bytes = static_cast<std::uint64_t>(values.integer("memory")) << 20;
+  c.cache_mode = values.text("cache-mode");
+  c.scratch_format = values.text("scratch-format");
+  if (values.has("machine"))
+    c.machine = values.text("machine");
+  return c;
+}
+
 } // namespace virtbench::vm

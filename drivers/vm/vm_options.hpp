@@ -3,11 +3,24 @@
 
 #include "options.hpp"
 
+#include <cstdint>
+#include <string>
 #include <vector>
 
 namespace virtbench::vm {
 
 // accel, vcpus, memory (MiB), cache-mode, scratch-format.
 std::vector<OptionSpec> vm_options();
+
+// Those options' values, as the VM drivers use them.
+struct VmConfig {
+  std::string accel = "auto"; // auto | kvm | tcg
+  int vcpus = 2;
+  std::uint64_t memory_bytes = 2ull << 30;
+  std::string cache_mode = "none";    // none | writeback | writethrough | directsync | unsafe
+  std::string scratch_format = "raw"; // raw | qcow2
+  std::string machine = "q35";        // the qemu driver's --machine; q35 where it is not declared
+};
+VmConfig vm_config(const OptionValues& values);
 
 } // namespace virtbench::vm

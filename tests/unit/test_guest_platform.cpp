@@ -3,6 +3,7 @@
 // questions (is the VM gone, does it still answer its monitor) as each case needs.
 #include "drivers/vm/agent_protocol.hpp"
 #include "drivers/vm/guest_platform.hpp"
+#include "registry.hpp"
 #include "test_util.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -89,8 +90,9 @@ public:
 private:
   static PlatformOptions options() {
     PlatformOptions o;
-    o.cache_mode = "writeback";
-    o.scratch_format = "qcow2";
+    o.values = default_option_values();
+    set_option(o.values, "cache-mode", "writeback", "--");
+    set_option(o.values, "scratch-format", "qcow2", "--");
     return o;
   }
   void describe_platform(json::object& d) const override { d["own_key"] = 1; }
