@@ -306,6 +306,24 @@ int calibrate_command(const CalibrateArgs& c, const GlobalOptions& g) {
   return worst;
 }
 
+// --NAME VALUE for a declared option (not a list), bound to `text` (set to the default),
+// with its choices or range checked by CLI11.
+CLI::Option* add_declared_option(CLI::App* app, const OptionSpec& spec, std::string& text, const std::string& help) {
+  text = spec.default_value;
+  auto* option = app->add_option("--" + spec.name, text, help);
+  if (!spec.default_value.empty())
+    option->capture_default_str();
+  if (spec.kind == OptionSpec::Kind::choice)
+    option->check(CLI::IsMember(spec.choices));
+  if (spec.kind == OptionSpec::Kind::integer)
+    option->check(CLI::Range(spec.min, spec.max));
+  if (!spec.value_name.empty())
+    option->type_name(spec.value_name);
+  else if (spec.kind == OptionSpec::Kind::integer)
+    option->type_name("INT");
+  return option;
+}
+
 // The drivers' options (each declared by the drivers that take it, registry.hpp), as
 // `run`'s --NAME VALUE.
 void add_driver_options(CLI::App* run, RunArgs& a) {
@@ -315,23 +333,9 @@ void add_driver_options(CLI::App* run, RunArgs& a) {
     for (auto& d : o.drivers)
       who += (who.empty() ? "" : ", ") + d;
     auto help = who + ": " + spec.help;
-    CLI::Option* option = nullptr;
-    if (spec.kind == OptionSpec::Kind::list) {
-      option = run->add_option("--" + spec.name, a.option_lists[spec.name], help);
-    } else {
-      auto& text = a.option_text[spec.name] = spec.default_value;
-      option = run->add_option("--" + spec.name, text, help);
-      if (!spec.default_value.empty())
-        option->capture_default_str();
-    }
-    if (spec.kind == OptionSpec::Kind::choice)
-      option->check(CLI::IsMember(spec.choices));
-    if (spec.kind == OptionSpec::Kind::integer)
-      option->check(CLI::Range(spec.min, spec.max));
-    if (!spec.value_name.empty())
-      option->type_name(spec.value_name);
-    else if (spec.kind == OptionSpec::Kind::integer)
-      option->type_name("INT");
+    CLI::Option* option = spec.kind == OptionSpec::Kind::list
+                              ? run->add_option("--" + spec.name, a.option_lists[spec.name], help)
+                              : add_declared_option(run, spec, a.option_text[spec.name], help);
     a.driver_options.emplace_back(spec.name, option);
   }
 }
@@ -424,16 +428,8 @@ std::vector<Command> add_driver_commands(CLI::App& app, GlobalOptions& global) {
         std::map<std::string, bool> flags;
       };
       auto given = std::make_shared<Given>();
-      for (auto& spec : command.options) {
-        auto& text = given->text[spec.name] = spec.default_value;
-        auto* option = sub->add_option("--" + spec.name, text, spec.help);
-        if (!spec.default_value.empty())
-          option->capture_default_str();
-        if (spec.kind == OptionSpec::Kind::choice)
-          option->check(CLI::IsMember(spec.choices));
-        if (spec.kind == OptionSpec::Kind::integer)
-          option->check(CLI::Range(spec.min, spec.max));
-      }
+      for (auto& spec : command.options)
+        add_declared_option(sub, spec, given->text[spec.name], spec.help);
       for (auto& flag : command.flags) {
         auto help = command.flag_help.contains(flag) ? command.flag_help.at(flag) : std::string();
         sub->add_flag("--" + flag, given->flags[flag], help);

@@ -1,6 +1,5 @@
 // Adaptive iterations (--target-ci): the stop rule, the extra rounds' schedule, the ETA
-// of rounds not planned yet, and what the methodology section says about them.
-#include "methodology.hpp"
+// of rounds not planned yet (the methodology's words on them: test_methodology.cpp).
 #include "progress.hpp"
 #include "runner.hpp"
 #include "suite.hpp"
@@ -13,18 +12,6 @@
 #include <set>
 
 using namespace virtbench;
-
-namespace {
-
-// The section as the report has it: methodology_items(), one bullet each.
-std::string methodology_text(const boost::json::object& results) {
-  std::string text;
-  for (auto& item : methodology_items(results))
-    text += "- " + item + "\n";
-  return text;
-}
-
-} // namespace
 
 TEST_CASE("the half-width is the 95% interval's on the log scale, t · cv / √n, in percent") {
   // mean 100, s = sqrt(2), cv = s / 100, t(0.975, 4) = 2.776445: 2.776445 · 0.0141421 / √5 = 1.7560 %
@@ -120,24 +107,4 @@ TEST_CASE("preflight estimates an adaptive plan at its longest") {
   CHECK(config.max_rounds(suite.experiments[0]) == 6); // 3 × iterations
   config.target_ci_pct = 0;
   CHECK(config.max_rounds(suite.experiments[0]) == 2);
-}
-
-TEST_CASE("the methodology section says how many rounds each adaptive experiment took and why it stopped") {
-  auto r = boost::json::parse(R"json({
-    "order": "interleaved", "seed": 1, "drop_caches": false, "sample_interval_ms": 200,
-    "suite": {"name": "s", "experiments": [{"name": "c", "workload": "cpu", "warmup": 0}]},
-    "platforms": [{"name": "native"}],
-    "adaptive": {"target_ci_pct": 2.5, "max_iterations": 6, "experiments": {
-      "c": {"planned": 3, "max_iterations": 6, "rounds": 4, "stopped": "target met", "half_width_pct": {"native": 1.234}},
-      "f": {"planned": 3, "max_iterations": 6, "rounds": 6, "stopped": "max iterations",
-            "half_width_pct": {"native": 4.5, "qemu": null}}}},
-    "runs": [{"platform": "native", "experiment": "c", "round": 1}]
-  })json").as_object();
-  auto md = methodology_text(r);
-  CHECK(md.find("**Adaptive iterations** (`--target-ci 2.5`)") != std::string::npos);
-  CHECK(md.find("wider than ±2.5% (on the log scale: t · cv / √n) of that mean, up to 6 measured rounds") != std::string::npos);
-  CHECK(md.find("c took 4 of 3 planned, up to 6 (target met: native ±1.23%)") != std::string::npos);
-  CHECK(md.find("f took 6 of 3 planned, up to 6 (max iterations: native ±4.50%, qemu unknown)") != std::string::npos);
-  r.erase("adaptive");
-  CHECK(methodology_text(r).find("Adaptive") == std::string::npos);
 }

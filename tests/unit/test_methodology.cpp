@@ -79,3 +79,23 @@ TEST_CASE("grouped runs and runs without cache drops say so") {
   CHECK(md.find("grouped: all of one platform's iterations") != std::string::npos);
   CHECK(md.find("were not dropped (`--no-drop-caches`)") != std::string::npos);
 }
+
+TEST_CASE("the methodology section says how many rounds each adaptive experiment took and why it stopped") {
+  auto r = boost::json::parse(R"json({
+    "order": "interleaved", "seed": 1, "drop_caches": false, "sample_interval_ms": 200,
+    "suite": {"name": "s", "experiments": [{"name": "c", "workload": "cpu", "warmup": 0}]},
+    "platforms": [{"name": "native"}],
+    "adaptive": {"target_ci_pct": 2.5, "max_iterations": 6, "experiments": {
+      "c": {"planned": 3, "max_iterations": 6, "rounds": 4, "stopped": "target met", "half_width_pct": {"native": 1.234}},
+      "f": {"planned": 3, "max_iterations": 6, "rounds": 6, "stopped": "max iterations",
+            "half_width_pct": {"native": 4.5, "qemu": null}}}},
+    "runs": [{"platform": "native", "experiment": "c", "round": 1}]
+  })json").as_object();
+  auto md = methodology_text(r);
+  CHECK(md.find("**Adaptive iterations** (`--target-ci 2.5`)") != std::string::npos);
+  CHECK(md.find("wider than ±2.5% (on the log scale: t · cv / √n) of that mean, up to 6 measured rounds") != std::string::npos);
+  CHECK(md.find("c took 4 of 3 planned, up to 6 (target met: native ±1.23%)") != std::string::npos);
+  CHECK(md.find("f took 6 of 3 planned, up to 6 (max iterations: native ±4.50%, qemu unknown)") != std::string::npos);
+  r.erase("adaptive");
+  CHECK(methodology_text(r).find("Adaptive") == std::string::npos);
+}
