@@ -1,7 +1,7 @@
 #include "drivers/vm/agent.hpp"
 
 #include "drivers/vm/json_lines.hpp"
-
+#include "util/failure.hpp" // throw_cancellation
 
 #include <fmt/format.h>
 
@@ -64,7 +64,7 @@ void UnixAgentTransport::check_race(const Race& race, const std::string& what, c
   if (race.index() != 1)
     return;
   if (std::get<0>(std::get<1>(race)) == asio::error::operation_aborted)
-    throw boost::system::system_error(asio::error::operation_aborted);
+    throw_cancellation();
   m_needs_sync = true;
   throw AgentTimeout(lost(what, timeout_cause));
 }

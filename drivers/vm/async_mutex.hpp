@@ -4,6 +4,7 @@
 // /proc/stat while guest-exec-status polls) queue instead of interleaving their bytes.
 
 #include "util/asio.hpp"
+#include "util/failure.hpp" // throw_cancellation
 
 #include <chrono>
 #include <deque>
@@ -43,7 +44,7 @@ public:
     (void)ec;
     if (!waiter->granted) {
       std::erase(m_waiters, waiter);
-      throw boost::system::system_error(asio::error::operation_aborted);
+      throw_cancellation();
     }
     co_return Guard(this);
   }
@@ -61,7 +62,7 @@ public:
     if (!waiter->granted) {
       std::erase(m_waiters, waiter);
       if (ec == asio::error::operation_aborted)
-        throw boost::system::system_error(asio::error::operation_aborted);
+        throw_cancellation();
       co_return std::nullopt;
     }
     co_return Guard(this);
