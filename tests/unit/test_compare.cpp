@@ -1,6 +1,7 @@
 // compare: verdicts under the noise model, on the fixtures of tests/data/results and
 // documents scaled from them (a host that drifts, a platform that got slower).
 #include "compare.hpp"
+#include "registry.hpp"
 
 #include "test_util.hpp"
 #include "util/error.hpp"
@@ -285,6 +286,7 @@ TEST_CASE("JUnit: a failure per regression, skipped for undecided, escaped text"
 }
 
 TEST_CASE("fingerprints: a different cache mode or accelerator is listed, run-specific paths are not") {
+  REQUIRE_MESSAGE(find_driver("qemu"), "this test needs the qemu driver built in (meson -Dplatforms with qemu)");
   auto base = boost::json::parse(R"json({"host": {"cpu_model": "X", "cpus": 2, "kernel": "6.1"},
     "platforms": [{"name": "qemu", "accel": "tcg", "cache_mode": "none", "fileio_storage": "/a", "boot_to_ready_s": 3.1},
                   {"name": "native"}]})json").as_object();

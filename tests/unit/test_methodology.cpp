@@ -1,4 +1,5 @@
 #include "methodology.hpp"
+#include "registry.hpp"
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
@@ -54,6 +55,7 @@ TEST_CASE("the methodology section states order, seed, drops, storage, channel a
   CHECK(md.find("**Warning**: io on native: the page cache dominates") != std::string::npos);
   CHECK(md.find("virtbench v0-test") != std::string::npos);
   // Each driver's own words (registry), for the platforms of this run only.
+  REQUIRE_MESSAGE(find_driver("qemu"), "this test needs the qemu driver built in (meson -Dplatforms with qemu)");
   CHECK(md.find("frozen (qemu: QMP `stop`)") != std::string::npos);
   CHECK(md.find("the host (native); the guest and the host (with `cache=none`") != std::string::npos);
   CHECK(md.find("the workload's own CPU seconds (native); QEMU's threads (qemu)") != std::string::npos);

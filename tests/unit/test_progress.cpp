@@ -1,5 +1,6 @@
 // The ETA arithmetic and the preflight's refusals (exit 2 before anything starts).
 #include "progress.hpp"
+#include "registry.hpp"
 #include "runner.hpp"
 #include "suite.hpp"
 #include "util/error.hpp"
@@ -102,6 +103,7 @@ TEST_CASE("preflight refuses a fileio data set larger than the free space, namin
 
   // Every platform holds its copy of the data set through the experiment: with native on
   // the same filesystem, the VM's scratch disk makes it twice.
+  REQUIRE_MESSAGE(find_driver("qemu"), "this test needs the qemu driver built in (meson -Dplatforms with qemu)");
   config.platforms = {"native", "qemu"};
   config.platform_options.runtime_dir = std::filesystem::temp_directory_path();
   CHECK(usage_error_of(config, false, 2 * data) == "no error");
