@@ -10,6 +10,7 @@
 #include "drivers/vm/guest_ops.hpp"
 #include "drivers/vm/guest_platform.hpp"
 #include "util/error.hpp"
+#include "util/failure.hpp" // captured, is_cancellation
 #include "util/fs.hpp"
 #include "util/process.hpp"
 
@@ -294,11 +295,12 @@ public:
     auto limit = m_type.domain_type == "kvm" ? 30s : 120s;
     std::exception_ptr failure;
     bool lost = false;
-    try {
-      auto r = co_await (m_agent->wait_until_ready(limit) || wait_until_inactive(limit + 60s));
+    {
+      // captured: an agent that fails ends the wait at once, not after wait_until_inactive's limit.
+      auto r = co_await (captured(m_agent->wait_until_ready(limit)) || wait_until_inactive(limit + 60s));
       lost = r.index() == 1;
-    } catch (...) {
-      failure = std::current_exception();
+      if (r.index() == 0)
+        failure = std::get<0>(r);
     }
     if (failure && !lost && !is_cancellation(failure))
       lost = !co_await domain_active();

@@ -51,18 +51,6 @@ bool supports_o_direct(const fs::path& dir) {
   return true;
 }
 
-// Runs op and hands back its failure instead of throwing it. Asio's `a || b` waits for
-// one *success*: a failing `a` would otherwise wait for `b` (QEMU's exit) to end.
-template <typename T>
-awaitable<std::exception_ptr> captured(awaitable<T> op) {
-  try {
-    co_await std::move(op);
-  } catch (...) {
-    co_return std::current_exception();
-  }
-  co_return nullptr;
-}
-
 
 class QemuPlatform final : public vm::GuestPlatform {
 public:

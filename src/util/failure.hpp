@@ -2,6 +2,8 @@
 // Looking into a captured failure (std::exception_ptr) in coroutine code, where Asio may
 // wrap several failures in one (multiple_exceptions from `&&`) or report a cancellation.
 
+#include "util/asio.hpp"
+
 #include <exception>
 #include <string>
 
@@ -16,5 +18,18 @@ bool is_cancellation(const std::exception_ptr& e);
 [[noreturn]] void throw_cancellation();
 // The (first) failure's what(), or "unknown error".
 std::string what_of(const std::exception_ptr& e);
+
+// Runs op and hands back its failure (nullptr on success) instead of throwing it. Asio's
+// `a || b` waits for one *success*: a failing `a` would otherwise wait for `b` to end
+// (`captured(agent.wait_until_ready(t)) || wait_for_exit(...)` ends when either does).
+template <typename T>
+awaitable<std::exception_ptr> captured(awaitable<T> op) {
+  try {
+    co_await std::move(op);
+  } catch (...) {
+    co_return std::current_exception();
+  }
+  co_return nullptr;
+}
 
 } // namespace virtbench

@@ -140,8 +140,8 @@ awaitable<ProcessResult> run_process(std::vector<std::string> argv, ProcessOptio
     }
     proc.emplace(executor, exe, args, std::move(stdio), bp::process_start_dir{cwd.string()},
                  NewProcessGroup{env.empty() ? nullptr : env.data()});
-  } catch (const std::exception& e) {
-    throw Error("start " + format_argv(argv) + ": " + e.what());
+  } catch (...) {
+    rethrow_with_context("start " + format_argv(argv));
   }
 
   GroupKiller killer{static_cast<pid_t>(proc->id())};
