@@ -105,6 +105,33 @@ class NativeRun(unittest.TestCase):
         self.assertIn("pass --yes to run it anyway", p.stderr)
         self.assertFalse(os.path.exists(out))
 
+    def test_a_suites_platform_table_sets_the_drivers_option_and_the_command_line_wins(self):
+        from_suite = os.path.join(self.tmp, "from-suite")
+        from_cli = os.path.join(self.tmp, "from-cli")
+        suite = os.path.join(self.tmp, "opts.toml")
+        with open(suite, "w") as f:
+            f.write('name = "opts"\niterations = 1\n[platform.native]\nscratch-dir = "%s"\n'
+                    '[[experiment]]\nname = "f"\nworkload = "fileio"\ntime = 1\nfile-total-size = "8M"\n'
+                    'file-test-mode = "rndrd"\n' % from_suite)
+
+        def storage(out):
+            native = [p for p in vbtest.load(out)["platforms"] if p["name"] == "native"][0]
+            return native["fileio_storage"]
+
+        out = os.path.join(self.tmp, "out1")
+        vbtest.run("run", "--suite", suite, "--platform", "native", "--out", out, check=0)
+        self.assertIn(f"host directory {from_suite}/native-", storage(out))
+        out = os.path.join(self.tmp, "out2")
+        vbtest.run("run", "--suite", suite, "--platform", "native", "--out", out, "--scratch-dir", from_cli, check=0)
+        self.assertIn(f"host directory {from_cli}/native-", storage(out))
+
+        with open(suite, "a") as f:
+            f.write("[platform.qemu]\ncache_mode = \"none\"\n")
+        p = vbtest.run("run", "--suite", suite, "--platform", "native", "--out", os.path.join(self.tmp, "out3"),
+                       check=2)
+        self.assertIn(f'{suite}:12: [platform.qemu] unknown key "cache_mode" (did you mean "cache-mode"?)', p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "out3")))
+
     def cpu_suite(self):
         """A one-experiment cpu suite (its default warm-up included)."""
         path = os.path.join(self.tmp, "cpu.toml")
