@@ -315,13 +315,7 @@ public:
     m_boot_to_ready_s = std::chrono::duration<double>(Clock::now() - m_started_at).count();
     log(fmt::format("libvirt: guest agent answered {:.2f} s after virDomainCreateXML", m_boot_to_ready_s));
 
-    try {
-      m_guest_sysbench_version = co_await vm::prepare_guest(*m_agent, vm::k_guest_scratch_dir);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure)
-      co_await rethrow(failure, "prepare the guest");
+    co_await prepare_guest_scratch(); // the scratch disk, mounted where fileio's files go
     m_booted = true;
   }
 

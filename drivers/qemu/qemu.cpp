@@ -191,14 +191,7 @@ public:
     log(fmt::format("qemu: guest agent answered {:.2f} s after QEMU started", m_boot_to_ready_s));
     co_await record_boot_timeline();
 
-    // The scratch disk, mounted where fileio's files go.
-    try {
-      m_guest_sysbench_version = co_await vm::prepare_guest(*m_agent, vm::k_guest_scratch_dir);
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (failure)
-      co_await rethrow(failure, "prepare the guest");
+    co_await prepare_guest_scratch(); // the scratch disk, mounted where fileio's files go
     m_booted = true;
   }
 

@@ -55,6 +55,17 @@ GuestPlatform::GuestPlatform(PlatformOptions options)
   m_aio = aio_for_cache_mode(m_cache_mode);
 }
 
+awaitable<void> GuestPlatform::prepare_guest_scratch() {
+  std::exception_ptr failure;
+  try {
+    m_guest_sysbench_version = co_await prepare_guest(agent(), k_guest_scratch_dir);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (failure)
+    co_await rethrow(failure, "prepare the guest");
+}
+
 std::string GuestPlatform::scratch_dir() const { return k_guest_scratch_dir; }
 
 void GuestPlatform::log(const std::string& line) const {

@@ -69,6 +69,10 @@ protected:
   // another host (m_console_host set).
   std::string console_tail() const;
 
+  // start()'s last step, once the agent answered: the scratch disk mounted at /scratch and
+  // the guest's sysbench version read (m_guest_sysbench_version); failures via rethrow().
+  awaitable<void> prepare_guest_scratch();
+
   // The agent, once start() made it; throws Error before.
   GuestAgent& agent();
   void log(const std::string& line) const;
