@@ -61,21 +61,22 @@ TEST_CASE("option values: defaults, checked values, lists appended") {
   for (auto& o : declared_options())
     if (o.spec.kind != OptionSpec::Kind::list)
       CHECK(values.text(o.spec.name) == o.spec.default_value);
-  if (find_option("cache-mode")) {
+  REQUIRE_MESSAGE(find_driver("qemu"), "this test needs the qemu driver built in (meson -Dplatforms with qemu)");
+  {
     set_option(values, "cache-mode", "writeback", "--");
     CHECK(values.text("cache-mode") == "writeback");
     auto msg = usage_error_of([&] { set_option(values, "cache-mode", "fast", "--"); });
     CHECK(msg == "--cache-mode fast: must be one of none, writeback, writethrough, directsync, unsafe");
     CHECK(values.text("cache-mode") == "writeback");
   }
-  if (find_option("vcpus")) {
+  {
     CHECK(usage_error_of([&] { set_option(values, "vcpus", "0", "--"); }) == "--vcpus 0: must be from 1 to 256");
     CHECK(usage_error_of([&] { set_option(values, "vcpus", "2x", "--"); }).find("must be a whole number") !=
           std::string::npos);
     set_option(values, "vcpus", "4", "--");
     CHECK(values.integer("vcpus") == 4);
   }
-  if (find_option("qemu-arg")) {
+  {
     set_option(values, "qemu-arg", "-d", "--");
     set_option(values, "qemu-arg", "in_asm", "--");
     CHECK(values.list("qemu-arg") == std::vector<std::string>{"-d", "in_asm"});
@@ -86,8 +87,7 @@ TEST_CASE("option values: defaults, checked values, lists appended") {
 }
 
 TEST_CASE("a suite's [platform.NAME] tables are checked against that driver's options") {
-  if (!find_driver("qemu"))
-    return;
+  REQUIRE_MESSAGE(find_driver("qemu"), "this test needs the qemu driver built in (meson -Dplatforms with qemu)");
   auto suite = parse_suite(std::string(k_suite_head) +
                                "[platform.qemu]\ncache-mode = \"writeback\"\nvcpus = 1\nqemu-arg = [\"-d\", \"x y\"]\n",
                            "s.toml");
@@ -117,14 +117,14 @@ TEST_CASE("a suite's [platform.NAME] tables are checked against that driver's op
   CHECK(err("[platform.qemu]\nvcpus = \"two\"\n").find("must be a whole number") != std::string::npos);
   CHECK(err("[platform.qemu]\nvcpus = true\n").find("\"vcpus\" must be an integer, got boolean true") !=
         std::string::npos);
-  if (find_driver("docker"))
-    CHECK(err("[platform.docker]\ncache-mode = \"none\"\n").find("(the options of docker)") != std::string::npos);
+  REQUIRE_MESSAGE(find_driver("docker"), "this test needs the docker driver built in (meson -Dplatforms with docker)");
+  CHECK(err("[platform.docker]\ncache-mode = \"none\"\n").find("(the options of docker)") != std::string::npos);
 }
 
 TEST_CASE("libvirt refuses a machine type it cannot run") {
   auto* libvirt = find_driver("libvirt");
-  if (!libvirt || !find_option("machine"))
-    return;
+  REQUIRE_MESSAGE(libvirt, "this test needs the libvirt driver built in (meson -Dplatforms with libvirt)");
+  REQUIRE_MESSAGE(find_option("machine"), "this test needs the qemu driver built in (its --machine)");
   auto values = default_option_values();
   CHECK(libvirt->check_options(values).empty());
   set_option(values, "machine", "microvm", "--");
@@ -132,7 +132,9 @@ TEST_CASE("libvirt refuses a machine type it cannot run") {
 }
 
 TEST_CASE("fingerprint keys and methodology facts come from the driver, with a fallback") {
-  if (auto* qemu = find_driver("qemu")) {
+  {
+    auto* qemu = find_driver("qemu");
+    REQUIRE_MESSAGE(qemu, "this test needs the qemu driver built in (meson -Dplatforms with qemu)");
     CHECK(fingerprint_keys("qemu") == qemu->fingerprint_keys);
     CHECK(methodology_facts("qemu").freeze == "QMP `stop`");
   }
