@@ -1,5 +1,6 @@
 // `virtbench image build|list` and `virtbench doctor`.
 #include "commands.hpp"
+#include "data_dir.hpp"
 #include "doctor.hpp"
 #include "host.hpp"
 #include "image.hpp"
@@ -33,7 +34,8 @@ std::vector<fs::path> recipe_files(const fs::path& recipe) {
     auto p = recipe / name;
     if (!fs::exists(p))
       throw UsageError("guest image recipe " + recipe.string() + ": " + name +
-                       " is missing; point --recipe at the repository's guest-images/ directory");
+                       " is missing; point --recipe at a guest-images/ directory (installed: "
+                       "DATADIR/virtbench/guest-images; in the source tree: guest-images/)");
     files.push_back(p);
   }
   return files;
@@ -58,14 +60,15 @@ std::string recipe_hash(const fs::path& recipe) {
 
 struct ImageArgs {
   bool force = false;
-  std::string recipe = std::string(VIRTBENCH_SOURCE_DIR) + "/guest-images";
+  std::string recipe; // --recipe; empty: default_recipe_dir()
   bool json = false;
 };
 
 int image_build(const ImageArgs& a, const GlobalOptions& g) {
   auto data_dir = data_dir_of(g);
-  fs::path recipe = a.recipe;
+  fs::path recipe = a.recipe.empty() ? default_recipe_dir() : fs::path(a.recipe);
   auto hash = recipe_hash(recipe);
+  std::cerr << fmt::format("guest image recipe {} (hash {})\n", recipe.string(), hash.substr(0, 12));
   auto target = guest_image_dir(data_dir);
   if (!a.force) {
     try {
@@ -203,7 +206,10 @@ std::vector<Command> add_image_commands(CLI::App& app, GlobalOptions& global) {
   image->require_subcommand(1);
   auto* build = image->add_subcommand("build", "Build the guest image with debootstrap (root); does nothing when the recipe is unchanged");
   build->add_flag("--force", args->force, "Rebuild even when the recipe is unchanged");
-  build->add_option("--recipe", args->recipe, "The recipe directory")->capture_default_str();
+  build->add_option("--recipe", args->recipe,
+                    "The recipe directory (default: DATADIR/virtbench/guest-images next to the installed binary, "
+                    "the source tree's guest-images/ when run from the build directory; `virtbench doctor` shows which)")
+      ->type_name("DIR");
   auto* list = image->add_subcommand("list", "Show the built guest image and its manifest");
   list->add_flag("--json", args->json, "Print the manifest as JSON");
   auto* doc = app.add_subcommand("doctor", "Check what works on this host (QEMU, KVM, Docker, images, privileges, disk) "

@@ -1,5 +1,6 @@
 #include "doctor.hpp"
 
+#include "data_dir.hpp"
 #include "host.hpp"
 #include "image.hpp"
 #include "registry.hpp"
@@ -36,6 +37,12 @@ std::vector<Check> run_doctor(const fs::path& data_dir) {
   auto debootstrap = boost::process::v2::environment::find_executable("debootstrap");
   add("debootstrap", !debootstrap.empty(), debootstrap.empty() ? "not installed" : debootstrap.string(),
       "run tools/setup (or apt-get install debootstrap); `virtbench image build` needs it", false);
+
+  try {
+    add("image recipe", true, default_recipe_dir().string(), "");
+  } catch (const UsageError& e) {
+    add("image recipe", false, e.what(), "pass --recipe DIR to `virtbench image build`", false);
+  }
 
   try {
     auto image = load_guest_image(data_dir);
