@@ -171,7 +171,8 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
     for (auto& [w, c] : verified)
       where += fmt::format("{}{}: {} of {} drops verified", where.empty() ? "" : "; ", w, c.first, c.second);
     items.push_back(fmt::format("**Caches**: the data set is written by an untimed `prepare` once per experiment and "
-                      "platform and removed after its last iteration; before every fileio run, `sync` then "
+                      "platform and removed after its last iteration (the next experiment keeps it when it would write "
+                      "the same files: `data_set_from` in its first run says so); before every fileio run, `sync` then "
                       "`3 > /proc/sys/vm/drop_caches` (page cache, dentries and inodes) where the I/O is cached: {}. "
                       "`Cached:` in /proc/meminfo is read before and after each drop, and `fincore` on the data set's "
                       "files says how much of it is still cached; a drop counts as verified when at most 1% of the data "

@@ -105,6 +105,8 @@ boost::json::object step_record(const StepOutcome& outcome) {
     run["warmup"] = step.warmup;
   if (outcome.prepared)
     run["prepared"] = true;
+  if (!outcome.data_set_from.empty())
+    run["data_set_from"] = outcome.data_set_from;
   if (outcome.drops) {
     if (!outcome.drops->warnings.empty())
       run["cache_drop_warning"] = outcome.drops->warnings.back();

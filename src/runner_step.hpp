@@ -63,6 +63,7 @@ struct StepOutcome {
   std::string experiment;
   std::string started_at;            // utc_now_iso8601_ms() at the step's start
   bool prepared = false;             // the fileio data set was written in this step
+  std::string data_set_from;         // or taken over from this (previous) experiment
   std::optional<DropCheck> drops;    // fileio with cache drops
   std::optional<MeasuredRun> measured;
   std::optional<boost::json::object> metrics;

@@ -355,6 +355,12 @@ std::uint64_t Experiment::fileio_bytes() const {
   }
 }
 
+std::string Experiment::data_set_key() const {
+  if (workload != Workload::fileio)
+    return "";
+  return "--file-num=" + option("file-num").value_or("128") + " --file-total-size=" + std::to_string(fileio_bytes());
+}
+
 Suite parse_suite(std::string_view toml_text, std::string_view source) {
   return SuiteParser(source).parse(toml_text);
 }

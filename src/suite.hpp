@@ -28,6 +28,10 @@ struct Experiment {
   std::optional<std::string> option(std::string_view key) const;
   // Bytes of a fileio data set (--file-total-size; sysbench's default 2G).
   std::uint64_t fileio_bytes() const;
+  // What a fileio experiment's prepare writes (number and total size of the files; the
+  // test mode, block size, flags and threads only change how they are used), so that
+  // consecutive experiments with the same key share one data set. Empty for cpu.
+  std::string data_set_key() const;
 };
 
 // A driver option set by a suite's [platform.DRIVER] table, for that platform only.

@@ -60,9 +60,10 @@ std::map<std::string, FakeScript> default_scripts() {
 }
 
 RunConfig fake_config(const std::filesystem::path& out, std::shared_ptr<Journal> journal,
-                      std::map<std::string, FakeScript> scripts, std::vector<std::string>& log) {
+                      std::map<std::string, FakeScript> scripts, std::vector<std::string>& log,
+                      const char* suite = k_suite) {
   RunConfig config;
-  config.suite = parse_suite(k_suite, "tiny.toml");
+  config.suite = parse_suite(suite, "tiny.toml");
   config.platforms = k_platforms;
   config.out_dir = out;
   config.seed = 7;
@@ -72,10 +73,10 @@ RunConfig fake_config(const std::filesystem::path& out, std::shared_ptr<Journal>
   return config;
 }
 
-FakeRun run_fakes(std::map<std::string, FakeScript> scripts) {
+FakeRun run_fakes(std::map<std::string, FakeScript> scripts, const char* suite = k_suite) {
   TempDir dir(std::filesystem::temp_directory_path(), "vb-runner-");
   FakeRun r;
-  auto config = fake_config(dir.path() / "out", r.journal, std::move(scripts), r.log);
+  auto config = fake_config(dir.path() / "out", r.journal, std::move(scripts), r.log, suite);
   auto t0 = std::chrono::steady_clock::now();
   r.exit_code = run_sync(run_suite(std::move(config)));
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -343,6 +344,66 @@ TEST_CASE("the preflight asks RunConfig::make_platform, not the registry") {
   CHECK_THROWS_WITH_AS(preflight(config, false, [](const std::filesystem::path&) -> std::uint64_t { return 1 << 20; }),
                        doctest::Contains(where.c_str()), UsageError);
   CHECK(journal->calls.empty()); // nothing started
+}
+
+TEST_CASE("consecutive fileio experiments that write the same files share one data set") {
+  // f1 and f2 differ only in the I/O mode: f2 takes f1's files over. f3's are bigger: f2's
+  // go after its last run, and f3 writes its own.
+  const char* suite = R"(name = "shared"
+iterations = 2
+[[experiment]]
+name = "f1"
+workload = "fileio"
+file-total-size = "16M"
+file-test-mode = "rndrw"
+time = 1
+[[experiment]]
+name = "f2"
+workload = "fileio"
+file-total-size = "16M"
+file-test-mode = "rndrw"
+file-io-mode = "async"
+time = 1
+[[experiment]]
+name = "f3"
+workload = "fileio"
+file-total-size = "32M"
+file-test-mode = "rndrw"
+time = 1
+)";
+  auto r = run_fakes(default_scripts(), suite);
+  CHECK(r.exit_code == 0);
+  check_stopped_once(r);
+  for (auto& name : k_platforms) {
+    INFO("platform ", name);
+    std::vector<std::string> phases;
+    for (auto& c : r.journal->calls)
+      if (c.platform == name && c.what.starts_with("exec sysbench fileio"))
+        phases.push_back(c.what.substr(c.what.find("--file-")));
+    std::string joined;
+    for (auto& ph : phases)
+      joined += ph + "\n";
+    CHECK(joined == "--file-test-mode=rndrw --file-total-size=16M --time=1 prepare\n"
+                    "--file-test-mode=rndrw --file-total-size=16M --time=1 run\n"
+                    "--file-test-mode=rndrw --file-total-size=16M --time=1 run\n"
+                    "--file-io-mode=async --file-test-mode=rndrw --file-total-size=16M --time=1 run\n"
+                    "--file-io-mode=async --file-test-mode=rndrw --file-total-size=16M --time=1 run\n"
+                    "--file-io-mode=async --file-test-mode=rndrw --file-total-size=16M --time=1 cleanup\n"
+                    "--file-test-mode=rndrw --file-total-size=32M --time=1 prepare\n"
+                    "--file-test-mode=rndrw --file-total-size=32M --time=1 run\n"
+                    "--file-test-mode=rndrw --file-total-size=32M --time=1 run\n"
+                    "--file-test-mode=rndrw --file-total-size=32M --time=1 cleanup\n");
+    std::map<std::string, std::vector<std::string>> marks;
+    for (auto& run : runs_of(r, name)) {
+      auto e = std::string(run.at("experiment").as_string());
+      marks[e].push_back(run.contains("prepared")        ? "prepared"
+                         : run.contains("data_set_from") ? "from " + std::string(run.at("data_set_from").as_string())
+                                                         : "-");
+    }
+    CHECK(marks["f1"] == std::vector<std::string>{"prepared", "-"});
+    CHECK(marks["f2"] == std::vector<std::string>{"from f1", "-"});
+    CHECK(marks["f3"] == std::vector<std::string>{"prepared", "-"});
+  }
 }
 
 TEST_CASE("a run on three fine fakes records every step once and exits 0") {
