@@ -191,6 +191,16 @@ RunConfig make_run_config(const RunArgs& a, const GlobalOptions& g, const fs::pa
 
 fs::path data_dir_of(const GlobalOptions& g) { return g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir); }
 
+// Removes what runs killed before they could clean up left behind (their runtime
+// directories, native's and docker's scratch directories under DATA_DIR/scratch) and says so.
+void sweep_leftovers(const fs::path& data_dir) {
+  for (auto& [parent, prefix] : {std::pair{runtime_parent_dir(), "run-"}, std::pair{data_dir / "scratch", "docker-"},
+                                 std::pair{data_dir / "scratch", "native-"}})
+    for (auto& swept : sweep_dead_owners(parent, prefix))
+      log_line(fmt::format("virtbench: removed {}, left behind by a run that did not end cleanly: {}",
+                           swept.path.string(), swept.reason));
+}
+
 // One run start to finish on `io` (preflight, the run, history); returns its exit code.
 // `stop_io` stops `io` when the run is done, for a caller that keeps other work on it.
 int execute_run(RunConfig config, const RunArgs& a, const GlobalOptions& g, asio::io_context& io, bool stop_io) {
@@ -203,7 +213,9 @@ int execute_run(RunConfig config, const RunArgs& a, const GlobalOptions& g, asio
     std::error_code ec;
     fs::remove_all(config.out_dir / "raw", ec);
   }
+  sweep_leftovers(po.data_dir);
   TempDir runtime(runtime_parent_dir(), "run-");
+  runtime.record_owner();
   po.runtime_dir = runtime.path();
 
   log_line(fmt::format("virtbench {}: suite {} on {} -> {}", version(), config.suite.name, a.platforms,

@@ -414,6 +414,7 @@ private:
     json::object labels{{k_run_label, m_options.run_id}, {k_pid_label, std::to_string(::getpid())}};
     if (m_docker_storage == "bind") {
       m_scratch.emplace(m_options.data_dir / "scratch", "docker-");
+      m_scratch->record_owner(); // a later run sweeps it if this one is killed (cli.cpp)
       host_config["Binds"] = json::array{json::string(m_scratch->path().string() + ":" + k_scratch_in_container)};
       m_fileio_storage = fmt::format("bind-mounted host directory {} ({}) at {}", m_scratch->path().string(),
                                      filesystem_type(m_scratch->path()), k_scratch_in_container);

@@ -36,6 +36,7 @@ public:
     m_sysbench_sha256 = sum.out.substr(0, sum.out.find(' '));
     m_sysbench_path = sysbench.string();
     m_scratch.emplace(scratch_parent(), "native-");
+    m_scratch->record_owner(); // a later run sweeps it if this one is killed (cli.cpp)
   }
 
   awaitable<void> stop() override {

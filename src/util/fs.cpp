@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -66,6 +67,90 @@ TempDir::TempDir(const fs::path& parent, std::string_view prefix) {
 }
 
 TempDir::~TempDir() { remove(); }
+
+void TempDir::record_owner() {
+  auto pid = static_cast<long>(::getpid());
+  write_file_atomic(m_path / "owner", fmt::format("{} {}\n", pid, process_start_time(pid).value_or(0)));
+}
+
+std::optional<unsigned long long> process_start_time(long pid) {
+  std::string stat;
+  try {
+    stat = read_file(fmt::format("/proc/{}/stat", pid));
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count from the last ')'.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos)
+    return std::nullopt;
+  std::istringstream in(stat.substr(close + 1));
+  std::string field;
+  for (int i = 3; i < 22 && in >> field; ++i) {
+  }
+  unsigned long long start = 0;
+  if (!(in >> start))
+    return std::nullopt;
+  return start;
+}
+
+namespace {
+
+// A live process holds a `*.pid` file in `dir` (a daemon the dead run started).
+std::optional<long> live_pid_file(const fs::path& dir) {
+  std::error_code ec;
+  for (auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".pid")
+      continue;
+    long pid = 0;
+    try {
+      pid = std::stol(read_file(entry.path()));
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (pid > 0 && process_start_time(pid))
+      return pid;
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+std::vector<SweptDir> sweep_dead_owners(const fs::path& parent, std::string_view prefix) {
+  std::vector<SweptDir> swept;
+  std::error_code ec;
+  for (auto& entry : fs::directory_iterator(parent, ec)) {
+    auto name = entry.path().filename().string();
+    if (!name.starts_with(prefix) || !entry.is_directory(ec))
+      continue;
+    std::string reason;
+    long pid = 0;
+    unsigned long long started = 0;
+    std::string owner;
+    try {
+      owner = read_file(entry.path() / "owner");
+    } catch (const Error&) {
+    }
+    if (std::istringstream(owner) >> pid >> started) {
+      auto now = process_start_time(pid);
+      if (now && *now == started)
+        continue; // its owner runs
+      reason = now ? fmt::format("its owner (pid {}) is gone; that pid is another process now", pid)
+                   : fmt::format("its owner (pid {}) is no longer running", pid);
+    } else {
+      auto mtime = fs::last_write_time(entry.path(), ec);
+      if (ec || fs::file_time_type::clock::now() - mtime < std::chrono::hours(24))
+        continue; // perhaps just created, its owner file not written yet
+      reason = "it records no owner and was untouched for more than a day";
+    }
+    if (auto daemon = live_pid_file(entry.path()))
+      continue; // still used by a process of that run; its driver stops it (e.g. a private dockerd)
+    fs::remove_all(entry.path(), ec);
+    if (!ec)
+      swept.push_back({entry.path(), reason});
+  }
+  return swept;
+}
 
 void TempDir::remove() {
   if (m_path.empty())

@@ -2,8 +2,10 @@
 // Small filesystem helpers that know nothing of virtbench.
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace virtbench {
 
@@ -24,12 +26,32 @@ public:
   TempDir& operator=(const TempDir&) = delete;
 
   const std::filesystem::path& path() const { return m_path; }
+  // Records this process as the directory's owner (a file `owner`: pid and start time), so
+  // that sweep_dead_owners() of a later process removes it if this one dies without doing so.
+  void record_owner();
   // Removes the directory now (idempotent).
   void remove();
 
 private:
   std::filesystem::path m_path;
 };
+
+// A directory sweep_dead_owners() removed, and why.
+struct SweptDir {
+  std::filesystem::path path;
+  std::string reason; // "its run (pid 123) is no longer running"
+};
+
+// Removes the directories `parent`/`prefix`* that a dead process left: those whose `owner`
+// (TempDir::record_owner) names a process that is gone, or a process of that pid started at
+// another time (the pid was reused); also those without an owner file untouched for a day
+// (left by a virtbench that recorded none). A directory holding a `*.pid` file of a live
+// process (a daemon of that run, still running) is left alone. Never throws.
+std::vector<SweptDir> sweep_dead_owners(const std::filesystem::path& parent, std::string_view prefix);
+
+// The start time of process `pid` in clock ticks since boot (field 22 of /proc/PID/stat);
+// nullopt when there is no such process.
+std::optional<unsigned long long> process_start_time(long pid);
 
 // The type of the filesystem holding `p` ("ext4", "xfs", "tmpfs", "overlayfs" ... or its
 // magic number in hex), for saying where fileio's files lived.
