@@ -37,27 +37,50 @@ void ResultsWriter::append_run(boost::json::object run) {
 
 void ResultsWriter::flush() { write_file_atomic(m_path, pretty_json(m_doc) + "\n"); }
 
+boost::json::object parse_results(std::string_view text, std::string_view source) {
+  const std::string where(source);
+  if (text.size() > k_max_results_bytes)
+    throw UsageError(fmt::format("{}: {} MiB, more than the {} MiB a virtbench results file may have; is it a "
+                                 "results.json written by `virtbench run`?",
+                                 where, text.size() >> 20, k_max_results_bytes >> 20));
+  // Results files nest 6 levels deep; Boost.JSON's default limit (32) refuses a hostile
+  // file nested deeper before its parser's stack grows.
+  boost::json::parse_options options;
+  options.max_depth = k_max_results_depth;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec, {}, options);
+  if (ec == boost::json::error::too_deep)
+    throw UsageError(fmt::format("{}: not a virtbench results file (nested more than {} levels deep)", where,
+                                 k_max_results_depth));
+  if (ec || !v.is_object())
+    throw UsageError(where + ": not valid JSON (" + (ec ? ec.message() : std::string("not an object")) + ")");
+  auto& o = v.as_object();
+  auto* schema = o.if_contains("schema");
+  if (!schema || !schema->is_string() || schema->as_string() != k_results_schema)
+    throw UsageError(where + ": not a virtbench results file (schema is not " + k_results_schema + ")");
+  auto* runs = o.if_contains("runs");
+  if (!runs || !runs->is_array())
+    throw UsageError(where + ": has no \"runs\" array");
+  return std::move(o);
+}
+
 boost::json::object load_results(const fs::path& dir_or_file) {
   auto path = fs::is_directory(dir_or_file) ? dir_or_file / "results.json" : dir_or_file;
   if (!fs::exists(path))
     throw UsageError(path.string() + ": no such file; give a directory written by `virtbench run --out DIR`");
+  // Checked before reading, so a huge file is refused without being loaded.
+  std::error_code size_ec;
+  if (auto bytes = fs::file_size(path, size_ec); !size_ec && bytes > k_max_results_bytes)
+    throw UsageError(fmt::format("{}: {} MiB, more than the {} MiB a virtbench results file may have; is it a "
+                                 "results.json written by `virtbench run`?",
+                                 path.string(), bytes >> 20, k_max_results_bytes >> 20));
   std::string text;
   try {
     text = read_file(path);
   } catch (const Error& e) {
     throw UsageError(e.what());
   }
-  boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
-  if (ec || !v.is_object())
-    throw UsageError(path.string() + ": not valid JSON (" + (ec ? ec.message() : std::string("not an object")) + ")");
-  auto& o = v.as_object();
-  auto* schema = o.if_contains("schema");
-  if (!schema || !schema->is_string() || schema->as_string() != k_results_schema)
-    throw UsageError(path.string() + ": not a virtbench results file (schema is not " + k_results_schema + ")");
-  if (!o.contains("runs") || !o["runs"].is_array())
-    throw UsageError(path.string() + ": has no \"runs\" array");
-  return std::move(o);
+  return parse_results(text, path.string());
 }
 
 namespace {

@@ -4,7 +4,9 @@
 
 #include <boost/json.hpp>
 
+#include <cstddef>
 #include <filesystem>
+#include <string_view>
 
 namespace virtbench {
 
@@ -28,8 +30,16 @@ private:
   boost::json::object m_doc;
 };
 
+// The largest results.json virtbench reads (a night of the coen241-hw1 suite on four
+// platforms is about 0.3 MiB), and how deep it may nest: hostile files are refused within
+// bounded memory.
+inline constexpr std::size_t k_max_results_bytes = std::size_t(64) << 20;
+inline constexpr int k_max_results_depth = 32;
+
 // Reads DIR/results.json (or a results.json path); throws UsageError with what is wrong.
 boost::json::object load_results(const std::filesystem::path& dir_or_file);
+// The same on text already read; `source` names it in errors.
+boost::json::object parse_results(std::string_view text, std::string_view source);
 
 // Pretty-prints JSON with two-space indentation (results files are read by people too).
 std::string pretty_json(const boost::json::value& v);

@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 
@@ -24,8 +25,13 @@ struct Line {
   std::string_view text;
 };
 
+// The line with a caret under column `caret_col`; a line longer than 200 characters is cut
+// there (the caret kept on it), so hostile output cannot make the message huge.
 std::string quote_line(const Line& line, std::size_t caret_col) {
-  std::string s = "  line " + std::to_string(line.number) + ": " + std::string(line.text) + "\n";
+  constexpr std::size_t k_width = 200;
+  auto text = line.text.size() > k_width ? std::string(line.text.substr(0, k_width)) + "..." : std::string(line.text);
+  caret_col = std::min(caret_col, k_width);
+  std::string s = "  line " + std::to_string(line.number) + ": " + text + "\n";
   s += std::string(9 + std::to_string(line.number).size() + caret_col, ' ') + "^";
   return s;
 }
@@ -45,14 +51,6 @@ std::optional<double> parse_number(std::string_view v) {
 } // namespace
 
 Metrics parse_sysbench_output(std::string_view text, Workload workload) {
-  std::vector<Line> lines;
-  for (std::size_t start = 0, n = 1; start < text.size(); ++n) {
-    auto end = text.find('\n', start);
-    if (end == std::string_view::npos)
-      end = text.size();
-    lines.push_back({n, text.substr(start, end - start)});
-    start = end + 1;
-  }
 
   Metrics m;
   std::string section;
@@ -74,12 +72,23 @@ Metrics parse_sysbench_output(std::string_view text, Workload workload) {
       {"|written, mib/s", &m.written_mib_s},
   };
 
-  for (const auto& line : lines) {
+  // The message quotes the first k_quoted_problems problem lines and counts the rest: a
+  // hostile output of a million bad lines gives a message of a few KiB, not of megabytes.
+  constexpr std::size_t k_quoted_problems = 10;
+  std::size_t problems = 0;
+  auto problem = [&](std::string quoted) {
+    if (++problems <= k_quoted_problems)
+      errors += quoted;
+  };
+  for (std::size_t start = 0, number = 1; start < text.size(); ++number) {
+    auto end = std::min(text.find('\n', start), text.size());
+    Line line{number, text.substr(start, end - start)};
+    start = end + 1;
     auto t = trim(line.text);
     if (t.empty())
       continue;
     if (t.starts_with("FATAL:") || t.starts_with("FATAL ")) {
-      errors += "  line " + std::to_string(line.number) + ": " + std::string(t) + "\n";
+      problem("  line " + std::to_string(line.number) + ": " + std::string(t.substr(0, 300)) + "\n");
       continue;
     }
     auto colon = t.find(':');
@@ -100,9 +109,11 @@ Metrics parse_sysbench_output(std::string_view text, Workload workload) {
       *it->second = d;
     } else {
       auto col = static_cast<std::size_t>(value.data() - line.text.data());
-      errors += "'" + key + "' is not a number:\n" + quote_line(line, col) + "\n";
+      problem("'" + key + "' is not a number:\n" + quote_line(line, col) + "\n");
     }
   }
+  if (problems > k_quoted_problems)
+    errors += "  ... and " + std::to_string(problems - k_quoted_problems) + " more such lines\n";
 
   std::vector<std::pair<const char*, const std::optional<double>*>> required = {
       {"total time", &m.total_time_s},
@@ -129,7 +140,8 @@ Metrics parse_sysbench_output(std::string_view text, Workload workload) {
       msg += ": missing " + missing;
     msg += "\n" + errors;
     if (errors.empty()) {
-      auto tail = tail_lines(text, 12);
+      // The last 12 lines, from the last 2000 bytes at most: a hostile output's last line may be huge.
+      auto tail = tail_lines(text.substr(text.size() - std::min<std::size_t>(text.size(), 2000)), 12);
       msg += tail.empty() ? std::string("  (the output is empty)") : "  the output ends with:\n" + tail;
     }
     while (!msg.empty() && msg.back() == '\n')

@@ -43,6 +43,10 @@ size_t on_write(char* data, size_t size, size_t count, void* user) {
       ctx.sink_error = std::current_exception();
       return 0; // makes libcurl stop with CURLE_WRITE_ERROR
     }
+  } else if (ctx.response->body.size() + bytes.size() > k_max_body) {
+    ctx.sink_error = std::make_exception_ptr(
+        Error(fmt::format("the engine's answer is larger than {} MiB; stopped reading it", k_max_body >> 20)));
+    return 0;
   } else {
     ctx.response->body.append(bytes);
   }

@@ -35,6 +35,10 @@ void StreamDecoder::feed(std::string_view bytes) {
     }
     auto n = std::min<std::size_t>(bytes.size(), m_remaining);
     auto& sink = m_stream == 2 ? m_err : m_stream == 3 ? m_system_error : m_out;
+    if (sink.size() + n > m_max_output)
+      throw Error(fmt::format("decode the engine's output stream: the command printed more than {} MiB on {}; "
+                              "stopped reading it (a limit against runaway output)",
+                              m_max_output >> 20, m_stream == 2 ? "stderr" : m_stream == 3 ? "its error stream" : "stdout"));
     sink.append(bytes.data(), n);
     m_remaining -= static_cast<std::uint32_t>(n);
     m_offset += n;

@@ -25,14 +25,23 @@ inline constexpr const char* k_run_label = "virtbench.run";
 // The pid of the virtbench process that created it (a live one is a concurrent run, not a leftover).
 inline constexpr const char* k_pid_label = "virtbench.pid";
 
+// What an exec's output may be, each of stdout and stderr (sysbench prints a few KiB).
+inline constexpr std::size_t k_max_exec_output = std::size_t(64) << 20;
+// The largest Engine API answer read into memory (the biggest, GET /containers/json, is KiB).
+inline constexpr std::size_t k_max_body = std::size_t(64) << 20;
+
 // Incremental decoder of the multiplexed stream ("application/vnd.docker.raw-stream" /
 // "multiplexed-stream") an attached exec without a TTY sends: frames of an 8-byte header
 // (stream type: 0 stdin, 1 stdout, 2 stderr, 3 system error; three zero bytes; big-endian
 // uint32 payload length) followed by the payload. Bytes may be fed in any chunking.
 class StreamDecoder {
 public:
+  // `max_output`: the bytes kept of each stream; more is an Error (a command printing
+  // gigabytes must not grow virtbench's memory).
+  explicit StreamDecoder(std::size_t max_output = k_max_exec_output) : m_max_output(max_output) {}
   // Consumes the next bytes; payloads go to out() (stdin, stdout) or err() (stderr).
-  // Throws Error on a header that is not a frame header (e.g. a TTY stream).
+  // Throws Error on a header that is not a frame header (e.g. a TTY stream), and when a
+  // stream passes max_output bytes.
   void feed(std::string_view bytes);
   // Checks the stream ended on a frame boundary; throws Error naming what was cut off.
   void finish() const;
@@ -45,6 +54,7 @@ public:
   const std::string& system_error() const { return m_system_error; }
 
 private:
+  std::size_t m_max_output;
   std::array<unsigned char, 8> m_header{};
   std::size_t m_header_len = 0; // bytes of the current header received so far
   std::uint32_t m_remaining = 0; // payload bytes of the current frame still to come

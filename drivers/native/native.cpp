@@ -57,6 +57,10 @@ public:
     result.timed_out = r.timed_out;
     result.out = std::move(r.out);
     result.err = std::move(r.err);
+    if (r.output_limited)
+      result.err += fmt::format("\nvirtbench: the command printed more than {} MiB on stdout or stderr and was "
+                                "killed (a limit against runaway output)\n",
+                                po.max_output >> 20);
     result.wall_s = r.wall_s;
     result.process_cpu = CpuSeconds{r.user_s, r.kernel_s};
     co_return result;

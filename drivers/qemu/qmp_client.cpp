@@ -98,16 +98,23 @@ awaitable<void> read_loop(std::shared_ptr<QmpClient::State> s) {
   char buf[8192];
   for (;;) {
     auto [ec, n] = co_await s->socket.async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
+    std::string broken; // the protocol's refusal of what QEMU sent (a line past k_qmp_max_line)
     if (n > 0) {
-      s->protocol.feed(std::string_view(buf, n));
+      try {
+        s->protocol.feed(std::string_view(buf, n));
+      } catch (const Error& e) {
+        broken = e.what();
+      }
       while (auto m = s->protocol.next())
         s->dispatch(std::move(*m));
     }
-    if (ec) {
+    if (ec || !broken.empty()) {
       if (!s->closed) {
         s->closed = true;
         s->closed_reason = fmt::format("QMP socket {}: {}", s->path,
-                                       ec == asio::error::eof ? "closed by QEMU" : ec.message());
+                                       !broken.empty()           ? "QEMU sent " + broken
+                                       : ec == asio::error::eof ? "closed by QEMU"
+                                                                : ec.message());
         boost::system::error_code ignored;
         s->socket.close(ignored);
       }

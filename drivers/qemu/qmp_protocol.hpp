@@ -16,6 +16,10 @@
 
 namespace virtbench::qemu {
 
+// The longest line QEMU may send: the answers virtbench asks for are a few KiB
+// (query-qmp-schema, the largest QMP has, is under 1 MiB). Longer is not QEMU.
+inline constexpr std::size_t k_qmp_max_line = std::size_t(8) << 20;
+
 struct QmpMessage {
   enum class Kind { greeting, reply, error, event, garbled };
   Kind kind = Kind::garbled;
@@ -34,7 +38,8 @@ public:
     ready,             // commands may be sent
   };
 
-  // Bytes as they arrived from QEMU (any split: half a line waits for its rest).
+  // Bytes as they arrived from QEMU (any split: half a line waits for its rest). Throws
+  // Error on a line longer than k_qmp_max_line.
   void feed(std::string_view bytes);
   // The next decoded message, or nullopt until more bytes arrive. A line that is not a
   // JSON object, or a message of unknown shape, comes out as Kind::garbled and the
@@ -53,7 +58,7 @@ public:
 private:
   QmpMessage classify(std::string line);
 
-  vm::LineSplitter m_lines;
+  vm::LineSplitter m_lines{k_qmp_max_line};
   State m_state = State::awaiting_greeting;
   boost::json::object m_greeting;
   std::uint64_t m_next_id = 1;

@@ -119,8 +119,13 @@ awaitable<AgentMessage> UnixAgentTransport::next_message(Deadline deadline, cons
                        timer.async_wait(asio::as_tuple(use_awaitable)));
     check_race(r, what, "no answer within the timeout");
     auto [ec, n] = std::get<0>(r);
-    if (n > 0)
-      m_decoder.feed(std::string_view(buf, n));
+    if (n > 0) {
+      try {
+        m_decoder.feed(std::string_view(buf, n));
+      } catch (const Error& e) {
+        fail_io({}, what, e.what()); // the socket is closed: the next call reconnects and resyncs
+      }
+    }
     if (ec)
       fail_io(ec, what, ec == asio::error::eof ? "the socket was closed by QEMU" : "read: " + ec.message());
   }
@@ -203,10 +208,7 @@ awaitable<void> UnixAgentTransport::send(json::object command, std::chrono::mill
 // GuestAgent
 
 GuestAgent::GuestAgent(AgentTransport& transport, AgentTimeouts timeouts)
-    : m_transport(transport), m_timeouts(timeouts) {
-  std::random_device rd;
-  m_file_counter = static_cast<std::uint64_t>(rd()) << 16;
-}
+    : m_transport(transport), m_timeouts(timeouts) {}
 
 awaitable<json::value> GuestAgent::call(json::object command) {
   co_return co_await m_transport.call(std::move(command), m_timeouts.call);
@@ -302,23 +304,15 @@ awaitable<GuestExecResult> GuestAgent::exec(std::vector<std::string> argv, std::
     throw Error("guest-exec: empty command");
   auto full = guest_exec_argv(argv, cwd);
   auto result = co_await exec_once(full, timeout);
-  if (result.timed_out || !result.truncated)
-    co_return result;
-
-  // Beyond the agent's capture limit: run it again with stdout and stderr going to files
-  // in the guest, and read those in full.
-  auto n = ++m_file_counter;
-  auto out_file = fmt::format("/tmp/virtbench-exec-{:x}.out", n);
-  auto err_file = fmt::format("/tmp/virtbench-exec-{:x}.err", n);
-  auto wrapped = guest_exec_argv(argv, cwd, out_file, err_file);
-  result = co_await exec_once(wrapped, timeout);
-  result.refetched = true;
-  if (!result.timed_out) {
-    result.out = co_await read_file(out_file);
-    result.err = co_await read_file(err_file);
-  }
-  std::vector<std::string> rm_argv{"rm", "-f", out_file, err_file};
-  co_await exec_once(rm_argv, std::chrono::seconds(30));
+  // qemu-ga cut the output at its capture limit. The command is never run a second time to
+  // get the rest (it may have side effects: a fileio prepare, a cache drop); nothing
+  // virtbench runs in a guest prints that much, so it is an error that says what happened.
+  if (!result.timed_out && result.truncated)
+    throw Error(fmt::format("guest-exec {}: its output passed the guest agent's {} MiB capture limit and was cut "
+                            "(exit code {}; {} bytes of stdout and {} of stderr kept); the command ran once and "
+                            "was not run again; make it print less",
+                            argv.front(), k_agent_capture_limit >> 20, result.exit_code, result.out.size(),
+                            result.err.size()));
   co_return result;
 }
 
@@ -331,6 +325,10 @@ awaitable<std::string> GuestAgent::read_file(std::string path) {
     for (;;) {
       json::object read{{"execute", "guest-file-read"}, {"arguments", {{"handle", handle}, {"count", 65536}}}};
       auto chunk = parse_file_read(path, co_await call(std::move(read)));
+      if (content.size() + chunk.data.size() > k_guest_file_max)
+        throw Error(fmt::format("guest-file-read {}: the file is larger than {} MiB, more than virtbench reads "
+                                "from a guest",
+                                path, k_guest_file_max >> 20));
       content += chunk.data;
       if (chunk.eof || chunk.count == 0)
         break;

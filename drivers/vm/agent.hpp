@@ -96,8 +96,7 @@ struct GuestExecResult {
   int exit_code = -1; // -1 when killed by a signal or timed out
   int signal = 0;
   bool timed_out = false;
-  bool truncated = false; // the agent's capture limit cut the output (see refetched)
-  bool refetched = false; // ... so the command ran again with its output read from files
+  bool truncated = false; // the agent's capture limit cut the output (exec() then throws)
   std::string out, err;
   double wall_s = 0;
 };
@@ -119,10 +118,10 @@ public:
 
   // Runs argv in the guest (cwd via `env -C`), polls guest-exec-status until it exited;
   // past `timeout` kills it (`kill -9 <pid>` via guest-exec) and returns timed_out. Output
-  // beyond the agent's capture limit is fetched again through files in the guest.
+  // cut at the agent's capture limit is an Error; the command is never run twice.
   awaitable<GuestExecResult> exec(std::vector<std::string> argv, std::string cwd, std::chrono::milliseconds timeout);
 
-  // guest-file-open/read/close.
+  // guest-file-open/read/close; Error past k_guest_file_max bytes.
   awaitable<std::string> read_file(std::string path);
   // guest-file-open (mode "w") / write / close.
   awaitable<void> write_file(std::string path, std::string content);
@@ -139,7 +138,6 @@ private:
 
   AgentTransport& m_transport;
   AgentTimeouts m_timeouts;
-  std::uint64_t m_file_counter = 0;
 };
 
 } // namespace virtbench::vm

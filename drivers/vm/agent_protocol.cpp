@@ -216,12 +216,8 @@ GuestFileChunk parse_file_read(std::string_view path, const json::value& ret) {
   return chunk;
 }
 
-std::vector<std::string> guest_exec_argv(const std::vector<std::string>& argv, const std::string& cwd,
-                                         const std::string& out_file, const std::string& err_file) {
+std::vector<std::string> guest_exec_argv(const std::vector<std::string>& argv, const std::string& cwd) {
   std::vector<std::string> full;
-  if (!out_file.empty()) {
-    full = {"sh", "-c", "exec \"$0\" \"$@\" >'" + out_file + "' 2>'" + err_file + "'"};
-  }
   if (!cwd.empty()) {
     full.push_back("env");
     full.push_back("-C");

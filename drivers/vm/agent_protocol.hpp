@@ -16,6 +16,13 @@
 
 namespace virtbench::vm {
 
+// The longest line the agent may send: guest-exec-status with both of qemu-ga's 16 MiB
+// capture buffers full is 2 x 21.3 MiB of base64 and a little JSON. Longer is not the agent.
+inline constexpr std::size_t k_agent_max_line = std::size_t(48) << 20;
+// What exec captures and read_file reads at most (qemu-ga cuts exec output at 16 MiB itself).
+inline constexpr std::size_t k_agent_capture_limit = std::size_t(16) << 20;
+inline constexpr std::size_t k_guest_file_max = std::size_t(64) << 20;
+
 struct AgentMessage {
   enum class Kind { reply, error, garbled };
   Kind kind = Kind::garbled;
@@ -29,6 +36,7 @@ public:
   // After sending 0xFF + guest-sync-delimited: drop every byte up to and including the
   // 0xFF the agent puts before its answer (whatever stale output came before it).
   void expect_delimiter() { m_skipping = true; }
+  // Throws Error (buffer dropped) on a line longer than k_agent_max_line.
   void feed(std::string_view bytes) { m_lines.feed(bytes); }
   // The next message, or nullopt until more bytes arrive.
   std::optional<AgentMessage> next();
@@ -39,7 +47,7 @@ public:
   }
 
 private:
-  LineSplitter m_lines;
+  LineSplitter m_lines{k_agent_max_line};
   bool m_skipping = false;
 };
 
@@ -81,11 +89,8 @@ struct GuestFileChunk {
 GuestFileChunk parse_file_read(std::string_view path, const boost::json::value& ret);
 
 // The argv guest-exec runs for a request: `env -C cwd` in front when a directory is
-// given (guest-exec has none), and, when out_file is set, a `sh -c 'exec "$0" "$@" >out 2>err'`
-// wrapper with the user's argv passed as separate arguments, never interpolated (for
-// outputs beyond the agent's capture limit). out_file/err_file are ours: safe characters only.
-std::vector<std::string> guest_exec_argv(const std::vector<std::string>& argv, const std::string& cwd,
-                                         const std::string& out_file = {}, const std::string& err_file = {});
+// given (guest-exec has none); the user's argv is passed as it is, never through a shell.
+std::vector<std::string> guest_exec_argv(const std::vector<std::string>& argv, const std::string& cwd);
 
 // {"execute": "guest-exec", "arguments": {"path": argv[0], "arg": [...], "capture-output": true}}
 boost::json::object guest_exec_command(const std::vector<std::string>& argv);

@@ -1,13 +1,34 @@
 #include "drivers/vm/json_lines.hpp"
 
+#include "util/error.hpp"
+
 #include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
 
 namespace virtbench::vm {
 
 namespace json = boost::json;
 
+void LineSplitter::feed(std::string_view bytes) {
+  auto first_nl = bytes.find('\n');
+  auto longest = first_nl == std::string_view::npos ? m_tail + bytes.size() : m_tail + first_nl;
+  if (longest > m_max_line) {
+    clear();
+    throw Error(fmt::format("a line of more than {} MiB without a newline ({} bytes so far): not the protocol; "
+                            "the bytes buffered were dropped",
+                            m_max_line >> 20, longest));
+  }
+  auto last_nl = bytes.rfind('\n');
+  m_tail = last_nl == std::string_view::npos ? m_tail + bytes.size() : bytes.size() - last_nl - 1;
+  m_buffer.append(bytes);
+}
+
 std::optional<std::string> LineSplitter::next_line() {
-  auto nl = m_buffer.find('\n', m_start);
+  // The last m_tail bytes hold no newline: when they are all that is left, there is no line
+  // (and no scan of a long unterminated line on every read, which made it quadratic).
+  auto nl = m_buffer.size() - m_start <= m_tail ? std::string::npos : m_buffer.find('\n', m_start);
   if (nl == std::string::npos) {
     if (m_start > 0) {
       m_buffer.erase(0, m_start);
@@ -23,6 +44,7 @@ std::optional<std::string> LineSplitter::next_line() {
   if (m_start == m_buffer.size()) {
     m_buffer.clear();
     m_start = 0;
+    m_tail = 0;
   }
   return line;
 }
@@ -34,6 +56,7 @@ bool LineSplitter::skip_through(char c) {
     return false;
   }
   m_start = pos + 1;
+  m_tail = std::min(m_tail, m_buffer.size() - m_start);
   return true;
 }
 

@@ -8,7 +8,10 @@
 #include <boost/process/v2/start_dir.hpp>
 #include <boost/process/v2/stdio.hpp>
 
+#include <algorithm>
 #include <csignal>
+#include <functional>
+#include <utility>
 #include <cstdio>
 #include <cstring>
 #include <sys/wait.h>
@@ -56,13 +59,20 @@ struct GroupKiller {
 
 double seconds(const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; }
 
-awaitable<void> read_all(asio::readable_pipe& pipe, std::string& sink) {
+// Reads the pipe to its end into `sink`, at most `limit` bytes; past that, calls `overflow`
+// once (which kills the process) and drops the rest, so a runaway child cannot grow our memory.
+awaitable<void> read_all(asio::readable_pipe& pipe, std::string& sink, std::size_t limit,
+                         const std::function<void()>& overflow) {
   if (!pipe.is_open())
     co_return;
   char buf[16384];
+  bool overflowed = false;
   for (;;) {
     auto [ec, n] = co_await pipe.async_read_some(asio::buffer(buf), asio::as_tuple(use_awaitable));
-    sink.append(buf, n);
+    auto keep = std::min(n, limit - std::min(limit, sink.size()));
+    sink.append(buf, keep);
+    if (keep < n && !std::exchange(overflowed, true))
+      overflow();
     if (ec)
       co_return; // eof, or the pipe was closed
   }
@@ -98,6 +108,8 @@ std::string format_argv(const std::vector<std::string>& argv) {
 }
 
 std::string describe_exit(const ProcessResult& r, std::chrono::milliseconds timeout) {
+  if (r.output_limited)
+    return "printed more output than virtbench keeps and was killed";
   if (r.timed_out)
     return "timed out after " + std::to_string(timeout.count() / 1000.0).substr(0, 5) + " s and was killed";
   if (r.term_signal != 0)
@@ -160,7 +172,12 @@ awaitable<ProcessResult> run_process(std::vector<std::string> argv, ProcessOptio
     ~TimerCancel() { t.cancel(); }
   } cancel_timer{deadline};
 
-  co_await (read_all(out_pipe, result.out) && read_all(err_pipe, result.err) && proc->async_wait(use_awaitable));
+  auto overflow = [&result, &killer] {
+    result.output_limited = true;
+    ::kill(-killer.pgid, SIGKILL);
+  };
+  co_await (read_all(out_pipe, result.out, options.max_output, overflow) &&
+            read_all(err_pipe, result.err, options.max_output, overflow) && proc->async_wait(use_awaitable));
   int native_status = proc->native_exit_code();
   killer.armed = false;
   // Descendants that outlived the leader (daemonised helpers) must not outlive the run.

@@ -12,17 +12,23 @@
 
 namespace virtbench {
 
+// What run_process keeps of a child's stdout and of its stderr, each: a child printing more is
+// killed (ProcessResult::output_limited), so runaway output cannot grow virtbench's memory.
+inline constexpr std::size_t k_max_process_output = std::size_t(64) << 20;
+
 struct ProcessOptions {
   std::chrono::milliseconds timeout = std::chrono::minutes(10); // then SIGKILL to the group
   std::filesystem::path cwd = {};                               // empty: inherit
   bool pass_through_stderr = false; // the child's stderr goes to ours (progress of long jobs)
   std::vector<std::pair<std::string, std::string>> env = {}; // added to the inherited environment
+  std::size_t max_output = k_max_process_output;             // per stream; then SIGKILL to the group
 };
 
 struct ProcessResult {
   int exit_code = -1;     // -1 when killed by a signal
   int term_signal = 0;    // the signal that ended it, 0 if it exited
   bool timed_out = false; // the deadline passed and the group was killed
+  bool output_limited = false; // it printed more than max_output and the group was killed
   std::string out;
   std::string err;
   double wall_s = 0;

@@ -48,6 +48,7 @@ struct FakeAgent {
   std::map<std::int64_t, std::string> write_paths;
   std::int64_t next_handle = 1000;
   bool truncated_once = false;
+  int flood_mib = 0; // > 0: the next command's answer is 100 MiB without a newline
 
   awaitable<void> handle(test::FakeUnixServer& s, std::string line) {
     bool delimited = false;
@@ -76,6 +77,12 @@ struct FakeAgent {
       co_return;
     }
     commands.push_back(cmd);
+    if (std::exchange(flood_mib, 0) > 0) { // this answer never ends: MiB after MiB, no newline
+      const std::string mib(1 << 20, 'x');
+      for (int i = 0; i < 100; ++i)
+        co_await s.send(mib); // fails quietly once the client has closed
+      co_return;
+    }
     auto answer = answer_for(execute, cmd);
     if (cmd.contains("id"))
       answer["id"] = cmd.at("id");
@@ -309,40 +316,40 @@ TEST_CASE("agent: exec past its timeout kills the guest process with kill -9 and
   });
 }
 
-TEST_CASE("agent: output beyond the capture limit is fetched again through files in the guest") {
+TEST_CASE("agent: output cut at the capture limit is an error, and the command never runs a second time") {
   FakeAgent fake;
   fake.truncate_first = true;
   fake.full_out = std::string(100, 'x') + "END\n";
   with_fake_agent(fake, [&](UnixAgentTransport&, GuestAgent& agent, test::FakeUnixServer&) -> awaitable<void> {
-    // The re-run writes its output to files; the fake serves them when opened.
-    std::vector<std::string> argv{"sysbench", "cpu", "run"};
-    fake.out = "";
-    // Whatever names the client picks, the fake answers reads of *.out with the full text.
-    auto r0 = agent.exec(argv, "/scratch", 5s);
-    // Pre-seed on first guest-file-open: patch files lazily via a tiny poll.
-    asio::co_spawn(co_await asio::this_coro::executor, [&]() -> awaitable<void> {
-      for (int i = 0; fake.execs.size() < 2; ++i) {
-        if (i > 5000)
-          co_return; // the client never re-ran it: the checks below say so
-        co_await sleep_for(1ms);
-      }
-      auto& wrapped = fake.execs[1];
-      auto script = wrapped.at(2);
-      auto out_file = script.substr(script.find(">'") + 2);
-      out_file = out_file.substr(0, out_file.find('\''));
-      auto err_file = script.substr(script.find("2>'") + 3);
-      err_file = err_file.substr(0, err_file.find('\''));
-      fake.files[out_file] = fake.full_out;
-      fake.files[err_file] = "";
-    }, asio::detached);
-    auto r = co_await std::move(r0);
-    CHECK(r.refetched);
-    CHECK(r.out == fake.full_out);
-    REQUIRE(fake.execs.size() == 3);
-    CHECK(fake.execs[1][0] == "sh");
-    CHECK(fake.execs[1][3] == "env");
-    CHECK(fake.execs[1].back() == "run");
-    CHECK(fake.execs[2][0] == "rm");
+    std::vector<std::string> argv{"sysbench", "fileio", "prepare"}; // side effects: must not run twice
+    std::string message;
+    try {
+      co_await agent.exec(argv, "/scratch", 5s);
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    CHECK(message.find("guest-exec sysbench: its output passed the guest agent's 16 MiB capture limit") !=
+          std::string::npos);
+    CHECK(message.find("ran once and was not run again") != std::string::npos);
+    REQUIRE(fake.execs.size() == 1);
+    CHECK(fake.execs[0].back() == "prepare");
+  });
+}
+
+TEST_CASE("agent: a guest file larger than 64 MiB is refused instead of read into memory") {
+  FakeAgent fake;
+  fake.files["/scratch/huge"] = std::string((64 << 20) + 1, 'y');
+  fake.read_chunk = 65536; // what the client asks for: 1025 reads to pass the limit
+  with_fake_agent(fake, [&](UnixAgentTransport&, GuestAgent& agent, test::FakeUnixServer&) -> awaitable<void> {
+    std::string path = "/scratch/huge", message;
+    try {
+      co_await agent.read_file(path);
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    CHECK(message == "guest-file-read /scratch/huge: the file is larger than 64 MiB, more than virtbench reads from "
+                     "a guest");
+    CHECK(fake.handles.empty()); // closed after the refusal
   });
 }
 
@@ -536,4 +543,22 @@ TEST_CASE("agent: connecting to a socket that is not there (QEMU not up yet) is 
     CHECK_FALSE(timeout);
     CHECK(what == "guest agent guest-ping on " + path + ": connect: No such file or directory");
   }());
+}
+
+TEST_CASE("agent: an answer of 100 MiB without a newline is an error in bounded memory that closes the socket") {
+  FakeAgent fake;
+  fake.flood_mib = 100;
+  with_fake_agent(fake, [&](UnixAgentTransport& transport, GuestAgent&, test::FakeUnixServer&) -> awaitable<void> {
+    auto base = test::reset_peak_rss();
+    json::object info{{"execute", "guest-info"}};
+    std::string what;
+    try {
+      co_await transport.call(info, 30s);
+    } catch (const Error& e) {
+      what = e.what();
+    }
+    CHECK(test::peak_rss_growth_mib(base) < test::k_rss_budget_mib);
+    CHECK(what.find("guest agent guest-info on ") == 0);
+    CHECK(what.find(": a line of more than 48 MiB without a newline") != std::string::npos);
+  });
 }

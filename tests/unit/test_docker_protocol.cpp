@@ -262,3 +262,21 @@ TEST_CASE("docker hosts: Unix sockets only, absolute paths") {
   CHECK_THROWS_AS(socket_path_from_docker_host("docker.sock"), UsageError);
   CHECK(url_encode(R"({"label":["virtbench.run"]})") == "%7B%22label%22%3A%5B%22virtbench.run%22%5D%7D");
 }
+
+TEST_CASE("stream decoder: a command printing without end is an error past 64 MiB, in bounded memory") {
+  StreamDecoder d;
+  std::string frame = std::string("\x01\0\0\0\x00\x10\x00\x00", 8) + std::string(1 << 20, 'y'); // 1 MiB of stdout
+  std::string what;
+  auto peak = test::peak_rss_mib_during([&] {
+    try {
+      for (int i = 0; i < 1024; ++i) // 1 GiB, if nothing stopped it
+        d.feed(frame);
+    } catch (const Error& e) {
+      what = e.what();
+    }
+  });
+  CHECK(what == "decode the engine's output stream: the command printed more than 64 MiB on stdout; stopped reading "
+                "it (a limit against runaway output)");
+  CHECK(d.out().size() == 64u << 20);
+  CHECK(peak < test::k_rss_budget_mib);
+}

@@ -209,3 +209,27 @@ TEST_CASE("QMP client: QEMU going away fails the waiting command at once, and la
         CHECK_THROWS_AS(co_await c.execute(again), Error);
       });
 }
+
+TEST_CASE("QMP client: a line of 100 MiB without a newline closes the socket with an error, in bounded memory") {
+  const std::string mib(1 << 20, 'x');
+  std::size_t peak = 0;
+  std::string what;
+  with_fake_qmp(
+      [&](test::FakeUnixServer& s, json::object) -> awaitable<void> {
+        for (int i = 0; i < 100; ++i)
+          co_await s.send(mib); // fails quietly once the client has closed
+      },
+      [&](QmpClient& c, test::FakeUnixServer&) -> awaitable<void> {
+        auto base = test::reset_peak_rss();
+        std::string cmd = "query-status";
+        try {
+          co_await c.execute(cmd, {}, 30s);
+        } catch (const Error& e) {
+          what = e.what();
+        }
+        peak = test::peak_rss_growth_mib(base);
+        CHECK_FALSE(c.is_open());
+      });
+  CHECK(what.find("QEMU sent a line of more than 8 MiB without a newline") != std::string::npos);
+  CHECK(peak < test::k_rss_budget_mib);
+}
