@@ -42,6 +42,20 @@ OptionSpec OptionSpec::integer_option(std::string name, std::string help, std::i
   return s;
 }
 
+OptionSpec OptionSpec::mebibytes_option(std::string name, std::string help, std::int64_t default_mib,
+                                        std::int64_t min, std::int64_t max) {
+  auto s = integer_option(std::move(name), std::move(help), default_mib, min, max, "MiB");
+  s.mebibytes = true;
+  return s;
+}
+
+OptionSpec OptionSpec::as_axis(std::string name) const {
+  auto s = *this;
+  s.axis = true;
+  s.axis_name = std::move(name);
+  return s;
+}
+
 OptionSpec OptionSpec::list_option(std::string name, std::string help, std::string value_name) {
   auto s = text_option(std::move(name), std::move(help), {}, std::move(value_name));
   s.kind = Kind::list;
@@ -96,6 +110,15 @@ std::string option_problem(const OptionSpec& spec, std::string_view value) {
     return "must be one of " + allowed;
   }
   case OptionSpec::Kind::integer: {
+    if (spec.mebibytes) {
+      auto mib = parse_mebibytes(value);
+      if (!mib)
+        return "must be an amount of memory such as 512M, 2G or a whole number of MiB, from " + std::to_string(spec.min) +
+               " to " + std::to_string(spec.max) + " MiB";
+      if (*mib < spec.min || *mib > spec.max)
+        return "must be from " + std::to_string(spec.min) + " to " + std::to_string(spec.max) + " MiB";
+      return {};
+    }
     std::int64_t v = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
     if (ec != std::errc() || end != value.data() + value.size() || value.empty())
@@ -109,6 +132,37 @@ std::string option_problem(const OptionSpec& spec, std::string_view value) {
     return {};
   }
   return {};
+}
+
+std::optional<std::int64_t> parse_mebibytes(std::string_view text) {
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end == text.data() || v < 0)
+    return std::nullopt;
+  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  if (unit.empty() || unit == "M" || unit == "m" || unit == "MiB")
+    return v;
+  if ((unit == "G" || unit == "g" || unit == "GiB") && v <= (std::int64_t{1} << 40))
+    return v * 1024;
+  if ((unit == "T" || unit == "t" || unit == "TiB") && v <= (std::int64_t{1} << 30))
+    return v * 1024 * 1024;
+  if ((unit == "K" || unit == "k" || unit == "KiB") && v % 1024 == 0)
+    return v / 1024;
+  return std::nullopt;
+}
+
+std::string canonical_option_value(const OptionSpec& spec, std::string_view value) {
+  if (spec.kind == OptionSpec::Kind::integer && spec.mebibytes)
+    if (auto mib = parse_mebibytes(value))
+      return std::to_string(*mib);
+  return std::string(value);
+}
+
+std::string display_option_value(const OptionSpec& spec, std::string_view canonical) {
+  if (spec.kind == OptionSpec::Kind::integer && spec.mebibytes)
+    if (auto mib = parse_mebibytes(canonical); mib && *mib > 0)
+      return *mib % 1024 == 0 ? std::to_string(*mib / 1024) + "G" : std::to_string(*mib) + "M";
+  return std::string(canonical);
 }
 
 } // namespace virtbench

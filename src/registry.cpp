@@ -48,7 +48,7 @@ namespace {
 
 bool same_declaration(const OptionSpec& a, const OptionSpec& b) {
   return a.kind == b.kind && a.default_value == b.default_value && a.choices == b.choices && a.min == b.min &&
-         a.max == b.max;
+         a.max == b.max && a.mebibytes == b.mebibytes;
 }
 
 } // namespace
@@ -107,7 +107,7 @@ void set_option(OptionValues& values, std::string_view name, const std::string& 
     items.push_back(value);
     values.set_list(o->spec.name, std::move(items));
   } else {
-    values.set(o->spec.name, value);
+    values.set(o->spec.name, canonical_option_value(o->spec, value));
   }
 }
 

@@ -3,6 +3,9 @@
 
 #include "driver.hpp"
 
+#include <string>
+#include <thread>
+
 namespace virtbench::docker {
 
 namespace {
@@ -10,8 +13,11 @@ namespace {
 std::vector<OptionSpec> options() {
   return {
       // The same declarations as the VMs' (drivers/vm/vm_options.cpp): one value for both.
-      OptionSpec::integer_option("vcpus", "VM vCPUs and container CPU limit", 2, 1, 256),
-      OptionSpec::integer_option("memory", "VM memory and container memory limit, MiB", 2048, 128, 1 << 20),
+      // In a matrix, as `docker run` spells them: cpus, memory, storage.
+      OptionSpec::integer_option("vcpus", "VM vCPUs and container CPU limit", 2, 1, 256).as_axis("cpus"),
+      OptionSpec::mebibytes_option("memory", "VM memory and container memory limit (MiB, or 512M, 2G)", 2048, 128,
+                                   1 << 20)
+          .as_axis(),
       OptionSpec::text_option("docker-host",
                               "engine socket (default: $DOCKER_HOST, then /var/run/docker.sock; when none answers and "
                               "you are root, virtbench starts a private dockerd for the run); \"private\" always uses a "
@@ -19,8 +25,19 @@ std::vector<OptionSpec> options() {
                               "", "SOCKET"),
       OptionSpec::text_option("docker-image", "image tag (default: the guest image's virtbench/guest:<hash>)", "", "TAG"),
       OptionSpec::choice_option("docker-storage", "where fileio's files live: bind (host directory) or volume", "bind",
-                                {"bind", "volume"}),
+                                {"bind", "volume"})
+          .as_axis("storage"),
   };
+}
+
+// A container cannot have more CPUs than the host: the engine refuses NanoCpus above them.
+std::string check_options(const OptionValues& values) {
+  auto host_cpus = static_cast<std::int64_t>(std::thread::hardware_concurrency());
+  if (values.has("vcpus") && host_cpus > 0 && values.integer("vcpus") > host_cpus)
+    return "docker: " + std::to_string(values.integer("vcpus")) + " CPUs for a container on a host with " +
+           std::to_string(host_cpus) + "; the engine refuses more CPUs than the host has: lower --vcpus (in a matrix, "
+           "docker's cpus axis) to at most " + std::to_string(host_cpus);
+  return {};
 }
 
 } // namespace
@@ -36,7 +53,7 @@ const Driver& driver() {
       .fingerprint_keys = {"vcpus", "memory_bytes", "nano_cpus", "storage_driver", "cgroup_version", "cgroup_driver",
                            "docker_storage", "engine_version", "sysbench_sha256"},
       .methodology = {"Engine API `pause`", "the host", "the container's cgroup"},
-      .check_options = {},
+      .check_options = check_options,
   };
   return k_driver;
 }

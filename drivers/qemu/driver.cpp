@@ -41,7 +41,7 @@ std::vector<OptionSpec> options() {
   auto all = vm::vm_options();
   all.push_back(OptionSpec::choice_option(
       "machine", "machine type; microvm (virtio-mmio, no PCI) boots faster, q35 is what production VMs use", "q35",
-      {"q35", "microvm"}));
+      {"q35", "microvm"}).as_axis());
   all.push_back(OptionSpec::list_option("qemu-arg", "extra argument appended to QEMU's argv (repeat for several)", "ARG"));
   return all;
 }
