@@ -52,7 +52,7 @@ const std::vector<KeySpec> k_fileio_keys = {
     {"file-rw-ratio", Kind::real},
     {"file-async-backlog", Kind::positive_integer},
 };
-const std::vector<std::string> k_top_keys = {"name", "description", "iterations", "warmup", "experiment", "platform"};
+const std::vector<std::string> k_top_keys = {"name", "description", "iterations", "warmup", "experiment", "platform", "matrix"};
 
 // The line (1-based) of the first non-ASCII byte outside strings and comments, 0 if none. TOML
 // allows non-ASCII only inside those, and toml++ 3.3.0 reaches __builtin_unreachable on one
@@ -287,6 +287,99 @@ public:
     }
   }
 
+  // A matrix value as text: a string, or an integer for an integer axis.
+  std::string matrix_value(const toml::node& v, const OptionSpec& spec, const std::string& context) const {
+    if (v.is_string())
+      return *v.value<std::string>();
+    if (v.is_integer() && spec.kind == OptionSpec::Kind::integer)
+      return std::to_string(*v.value<int64_t>());
+    fail(&v, context + spec.matrix_name() + " takes " +
+                 (spec.kind == OptionSpec::Kind::integer ? "integers" : "strings") + ", got " + type_name(v) +
+                 "; " + spec.help);
+  }
+
+  std::string where_of(const toml::node& n, const std::string& context) const {
+    return m_source + ":" + std::to_string(n.source().begin.line) + ": " + context;
+  }
+
+  // [matrix] PLATFORM = { AXIS = [V, ...] }, and [[matrix.points]] platform = "P", AXIS = V:
+  // axes and values checked against the driver's (matrix.hpp), each error at its line.
+  void parse_matrix(const toml::node& node, Suite& suite) const {
+    auto names = platform_names();
+    if (!node.is_table())
+      fail(&node, "\"matrix\" must be a table, e.g. [matrix] then qemu = { vcpus = [1, 2] }");
+    for (auto& [key, value] : *node.as_table()) {
+      std::string platform(key.str());
+      if (platform == "points") {
+        if (!value.is_array_of_tables())
+          fail(&value, "[matrix] points must be [[matrix.points]] tables, each with platform = \"qemu\" and axis "
+                       "values, e.g. vcpus = 1");
+        for (auto& item : *value.as_array()) {
+          auto& table = *item.as_table();
+          auto* p = table.get("platform");
+          if (!p || !p->is_string())
+            fail(&item, "[[matrix.points]] needs platform = \"NAME\" (one of " + join(names) + ")");
+          std::string pname = *p->value<std::string>();
+          auto* driver = find_driver(pname);
+          if (!driver)
+            fail(p, "[[matrix.points]] platform = \"" + pname + "\": no such platform; known platforms: " + join(names));
+          MatrixPoint point{pname, {}, where_of(item, "[[matrix.points]] ")};
+          for (auto& [axis_key, v] : table) {
+            std::string axis(axis_key.str());
+            if (axis == "platform")
+              continue;
+            auto* spec = find_axis(*driver, axis);
+            auto where = where_of(v, "[[matrix.points]] ");
+            if (!spec)
+              fail(&v, "[[matrix.points]] unknown axis \"" + axis + "\" of platform " + pname + "; " +
+                           allowed_axes_text(*driver));
+            auto text = matrix_value(v, *spec, "[[matrix.points]] ");
+            if (auto problem = option_problem(*spec, text); !problem.empty())
+              fail(&v, "[[matrix.points]] " + axis + " = " + text + ": " + problem + " (platform " + pname + ")");
+            point.params.emplace_back(axis, text);
+          }
+          suite.matrix.points.push_back(std::move(point));
+        }
+        continue;
+      }
+      auto* driver = find_driver(platform);
+      if (!driver)
+        fail(&value, "[matrix] " + unknown_key_message(platform, names) + ": no such platform");
+      if (!value.is_table())
+        fail(&value, "[matrix] " + platform + " must be a table of axes, e.g. " + platform + " = { " +
+                         (driver_axes(*driver).empty() ? std::string("...") : driver_axes(*driver).front()->matrix_name()) +
+                         " = [...] }; " + allowed_axes_text(*driver));
+      for (auto& [axis_key, v] : *value.as_table()) {
+        std::string axis(axis_key.str());
+        auto context = "[matrix] " + platform + ".";
+        auto* spec = find_axis(*driver, axis);
+        if (!spec)
+          fail(&v, "[matrix] unknown axis \"" + axis + "\" of platform " + platform + "; " + allowed_axes_text(*driver));
+        MatrixAxis a{platform, axis, {}, where_of(v, context)};
+        auto add = [&](const toml::node& item) {
+          auto text = matrix_value(item, *spec, context);
+          if (auto problem = option_problem(*spec, text); !problem.empty())
+            fail(&item, context + axis + " = " + text + ": " + problem);
+          a.values.push_back(text);
+        };
+        if (v.is_array()) {
+          if (v.as_array()->empty())
+            fail(&v, context + axis + " has no values; list them, e.g. " + axis + " = [1, 2]");
+          for (auto& item : *v.as_array())
+            add(item);
+        } else {
+          add(v);
+        }
+        suite.matrix.axes.push_back(std::move(a));
+      }
+    }
+    for (auto& p : suite.matrix.points)
+      for (auto& a : suite.matrix.axes)
+        if (a.platform == p.platform)
+          throw UsageError(a.where + a.axis + ": platform " + p.platform + " also has [[matrix.points]] (" + p.where +
+                           "); give its variants either as points or as axes, not both");
+  }
+
   toml::table parse_toml(std::string_view text) const {
     try {
       return toml::parse(text, m_source);
@@ -327,6 +420,8 @@ public:
 
     if (auto* platforms = root.get("platform"))
       parse_platform_options(*platforms, suite);
+    if (auto* matrix = root.get("matrix"))
+      parse_matrix(*matrix, suite);
 
     auto* experiments = root.get("experiment");
     if (!experiments || !experiments->is_array_of_tables() || experiments->as_array()->empty())

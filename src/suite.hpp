@@ -2,6 +2,7 @@
 // Suites: TOML files naming experiments (a sysbench workload and its options), checked
 // strictly so a typo is an error that names the file, the key and the fix.
 
+#include "matrix.hpp"
 #include "sysbench.hpp"
 
 #include <optional>
@@ -48,6 +49,7 @@ struct Suite {
   std::string source; // file path or "built-in"
   std::vector<Experiment> experiments;
   std::vector<SuitePlatformOption> platform_options; // checked against the drivers' declarations
+  Matrix matrix; // [matrix] and [[matrix.points]]: axes and values checked against the drivers'
 };
 
 // Parses suite TOML; `source` names the file in error messages. Throws UsageError.

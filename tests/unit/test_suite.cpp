@@ -122,7 +122,7 @@ TEST_CASE("suite errors name the file, the line, the key and the fix") {
 }
 
 TEST_CASE("unknown suite names list the built-in ones") {
-  CHECK_THROWS_WITH_AS(load_suite("qiuck"), doctest::Contains("built-in suites: coen241-hw1, quick"), UsageError);
+  CHECK_THROWS_WITH_AS(load_suite("qiuck"), doctest::Contains("built-in suites: coen241-hw1, coen241-hw1-matrix, quick"), UsageError);
 }
 
 TEST_CASE("interleaved plans shuffle platforms per round, reproducibly from the seed") {
