@@ -46,6 +46,8 @@ struct RunArgs {
   bool yes = false;
   std::optional<double> target_ci_pct;
   std::optional<int> max_iterations;
+  std::vector<std::string> matrix; // --matrix qemu.vcpus=1,2
+  std::optional<int> max_live;
 };
 
 struct CalibrateArgs {
@@ -120,6 +122,36 @@ void configure_adaptive(RunConfig& config, const RunArgs& a) {
   config.max_iterations = a.max_iterations;
 }
 
+// --max-live, else as many VMs and containers as fit in the host's memory with 2 GiB to
+// spare (each at its memory option); the reason goes to the methodology.
+void configure_max_live(RunConfig& config, const RunArgs& a) {
+  std::vector<std::uint64_t> memory;
+  for (auto& p : config.platforms)
+    if (config.counts_as_live(p)) {
+      auto& values = config.platform_values.at(p);
+      memory.push_back(values.has("memory") ? static_cast<std::uint64_t>(values.integer("memory")) << 20 : 0);
+    }
+  if (a.max_live) {
+    if (*a.max_live < 1)
+      throw UsageError(fmt::format("--max-live {}: at least one VM or container must be up to measure it; give 1 or more",
+                                   *a.max_live));
+    config.max_live = static_cast<std::size_t>(*a.max_live);
+    config.max_live_reason = fmt::format("--max-live {}", *a.max_live);
+    return;
+  }
+  if (config.variants.empty())
+    return; // no matrix: every platform at once, as always
+  auto host = describe_host();
+  std::uint64_t host_bytes = 0;
+  if (auto* m = host.if_contains("memory_bytes"); m && m->is_number())
+    host_bytes = m->to_number<std::uint64_t>();
+  if (!host_bytes)
+    return;
+  config.max_live = max_live_for_memory(memory, host_bytes, k_spare_memory_bytes);
+  config.max_live_reason = fmt::format("as many as fit in the host's {} MiB of memory with 2048 MiB to spare",
+                                       host_bytes >> 20);
+}
+
 // The drivers' option values of a run, per platform: each option's default, then the
 // suite's [platform.NAME] table, then the command line (which sets every platform's).
 OptionValues option_values(const Suite& suite, const std::string& platform, const RunArgs& a) {
@@ -156,14 +188,62 @@ RunConfig make_run_config(const RunArgs& a, const GlobalOptions& g, const fs::pa
   for (auto& p : config.platforms)
     if (std::find(known.begin(), known.end(), p) == known.end())
       make_platform(p, {}); // throws the UsageError naming the known platforms
-  for (auto& p : config.platforms) {
-    auto& values = config.platform_values[p] = option_values(config.suite, p, a);
-    if (auto* d = find_driver(p); d && d->check_options)
-      if (auto problem = d->check_options(values); !problem.empty())
-        throw UsageError(problem);
+  // The matrix: the suite's, the command line's axes over it; each platform's variants.
+  auto matrix = config.suite.matrix;
+  std::vector<MatrixAxis> cli_axes;
+  for (auto& m : a.matrix)
+    cli_axes.push_back(parse_matrix_arg(m));
+  override_matrix(matrix, cli_axes);
+  for (auto& axis : matrix.axes)
+    if (!find_driver(axis.platform))
+      make_platform(axis.platform, {}); // throws the UsageError naming the known platforms
+  for (auto& axis : matrix.axes)
+    if (std::find(config.platforms.begin(), config.platforms.end(), axis.platform) == config.platforms.end())
+      log_line("note: " + axis.where + axis.axis + ": " + axis.platform + " is not in --platform; its matrix is not used");
+  for (auto& point : matrix.points)
+    if (std::find(config.platforms.begin(), config.platforms.end(), point.platform) == config.platforms.end())
+      log_line("note: " + point.where + point.platform + " is not in --platform; its points are not used");
+  auto requested = config.platforms;
+  config.platforms.clear();
+  std::vector<std::string> problems;
+  for (auto& p : requested) {
+    auto* driver = find_driver(p);
+    auto base = option_values(config.suite, p, a);
+    auto variants = driver ? expand_variants(*driver, matrix, base) : std::vector<Variant>{};
+    bool matrix_of_it = variants.size() > 1 || (variants.size() == 1 && !variants.front().params.empty());
+    if (!matrix_of_it) {
+      // (A matrix whose axes each have one value sets the options, naming no variant.)
+      config.platforms.push_back(p);
+      auto& values = config.platform_values[p] = variants.empty() ? base : variants.front().values;
+      if (driver && driver->check_options)
+        if (auto problem = driver->check_options(values); !problem.empty())
+          problems.push_back(problem);
+      continue;
+    }
+    for (auto& v : variants) {
+      if (driver->check_options)
+        if (auto problem = driver->check_options(v.values); !problem.empty())
+          problems.push_back(v.name + ": " + problem);
+      config.platforms.push_back(v.name);
+      config.platform_values[v.name] = v.values;
+      config.variants[v.name] = std::move(v);
+    }
   }
+  if (!problems.empty()) {
+    std::string text;
+    for (auto& p : problems)
+      text += (text.empty() ? "" : "\n") + p;
+    throw UsageError(text);
+  }
+  configure_max_live(config, a);
   config.order = a.order == "grouped" ? Order::grouped : Order::interleaved;
   configure_adaptive(config, a);
+  if (config.adaptive() && config.batches().size() > 1)
+    throw UsageError(fmt::format("--target-ci with a matrix in {} batches (--max-live {}): adaptive rounds need every "
+                                 "platform up at once; raise --max-live to {} or drop --target-ci",
+                                 config.batches().size(), config.max_live,
+                                 std::count_if(config.platforms.begin(), config.platforms.end(),
+                                               [&](auto& p) { return config.counts_as_live(p); })));
 
   bool has_fileio = std::any_of(config.suite.experiments.begin(), config.suite.experiments.end(),
                                 [](auto& e) { return e.workload == Workload::fileio; });
@@ -369,6 +449,14 @@ void add_run_options(CLI::App* run, RunArgs& run_args) {
   run->add_option("--max-iterations", run_args.max_iterations,
                   "With --target-ci: at most N measured rounds per experiment, the planned ones included (N >= "
                   "iterations; default 3 × each experiment's iterations)")
+      ->option_text("N");
+  run->add_option("--matrix", run_args.matrix,
+                  "A configuration-matrix axis, PLATFORM.AXIS=V1,V2 (repeatable; replaces the suite's [matrix] axis): "
+                  "each combination of a platform's axes is one variant, measured interleaved with the others")
+      ->option_text("P.AXIS=V,...");
+  run->add_option("--max-live", run_args.max_live,
+                  "At most N VMs and containers up at once; the rest run in later batches, each with native (default: "
+                  "as many as fit in the host's memory with 2 GiB to spare)")
       ->option_text("N");
   run->add_option("--out", run_args.out, "Results directory (default: virtbench-results/<suite>-<timestamp>)");
   run->add_flag("--force", run_args.force, "Replace the results in an --out DIR that already has some");

@@ -70,6 +70,8 @@ struct Driver {
   // Refuses option values this driver cannot run with (empty: fine), before anything
   // starts; may look at other drivers' options (has() first: they may not be built in).
   std::function<std::string(const OptionValues&)> check_options;
+  // A VM or a container, with memory of its own: counted against --max-live (native: false).
+  bool isolated = true;
 };
 
 } // namespace virtbench

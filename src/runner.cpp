@@ -26,6 +26,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <tuple>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <cerrno>
@@ -58,6 +59,36 @@ std::vector<Step> plan_steps(const Suite& suite, std::size_t platform_count, Ord
       for (auto p : platforms)
         steps.push_back({e, p, round, iteration, warmup});
     });
+  }
+  return steps;
+}
+
+std::vector<Step> plan_batched_steps(const Suite& suite, const std::vector<std::vector<std::size_t>>& batches,
+                                     Order order, std::uint64_t seed) {
+  if (batches.size() == 1) {
+    auto steps = plan_steps(suite, batches.front().size(), order, seed);
+    for (auto& s : steps)
+      s.platform = batches.front()[s.platform];
+    return steps;
+  }
+  std::vector<Step> steps;
+  std::map<std::size_t, int> earlier; // platform -> batches it was in so far
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    auto& batch = batches[b];
+    for (auto s : plan_steps(suite, batch.size(), order, seed + b)) {
+      s.platform = batch[s.platform];
+      auto& exp = suite.experiments[s.experiment];
+      int k = earlier[s.platform];
+      if (s.iteration)
+        s.iteration += k * exp.iterations;
+      if (s.warmup)
+        s.warmup += k * exp.warmup;
+      s.round += static_cast<int>(b) * (exp.warmup + exp.iterations);
+      s.batch = static_cast<int>(b) + 1;
+      steps.push_back(s);
+    }
+    for (auto p : batch)
+      ++earlier[p];
   }
   return steps;
 }
@@ -120,8 +151,63 @@ int RunConfig::max_rounds(const Experiment& e) const {
   return max_iterations ? *max_iterations : 3 * e.iterations;
 }
 
+std::string RunConfig::driver_of(const std::string& name) const {
+  auto it = variants.find(name);
+  return it == variants.end() ? name : it->second.driver;
+}
+
+bool RunConfig::counts_as_live(const std::string& name) const {
+  auto* d = find_driver(driver_of(name));
+  return !d || d->isolated;
+}
+
+std::vector<std::vector<std::size_t>> RunConfig::batches() const {
+  std::vector<bool> capped;
+  for (auto& p : platforms)
+    capped.push_back(counts_as_live(p));
+  return form_batches(capped, max_live);
+}
+
+namespace {
+
+// A matrix variant: the driver's platform under the variant's name, its results entry
+// saying which driver and parameters it is.
+class VariantPlatform : public Platform {
+public:
+  VariantPlatform(Variant variant, std::unique_ptr<Platform> inner)
+      : m_variant(std::move(variant)), m_inner(std::move(inner)) {}
+
+  std::string name() const override { return m_variant.name; }
+  awaitable<void> start() override { return m_inner->start(); }
+  awaitable<void> stop() override { return m_inner->stop(); }
+  awaitable<void> freeze() override { return m_inner->freeze(); }
+  awaitable<void> thaw() override { return m_inner->thaw(); }
+  awaitable<ExecResult> exec(ExecRequest request) override { return m_inner->exec(std::move(request)); }
+  awaitable<std::string> read_file(std::string path) override { return m_inner->read_file(std::move(path)); }
+  awaitable<std::vector<CacheDrop>> drop_caches() override { return m_inner->drop_caches(); }
+  awaitable<std::optional<CpuSeconds>> host_accounting() override { return m_inner->host_accounting(); }
+  bool has_guest_view() const override { return m_inner->has_guest_view(); }
+  std::string scratch_dir() const override { return m_inner->scratch_dir(); }
+  std::optional<HostStorage> fileio_host_storage() const override { return m_inner->fileio_host_storage(); }
+  boost::json::object describe() const override {
+    auto d = m_inner->describe();
+    for (auto& [k, v] : variant_identity(m_variant))
+      d[k] = v;
+    return d;
+  }
+
+private:
+  Variant m_variant;
+  std::unique_ptr<Platform> m_inner;
+};
+
+} // namespace
+
 std::unique_ptr<Platform> RunConfig::create_platform(const std::string& name, const PlatformOptions& options) const {
-  return make_platform ? make_platform(name, options) : virtbench::make_platform(name, options);
+  auto platform = make_platform ? make_platform(name, options) : virtbench::make_platform(driver_of(name), options);
+  if (auto it = variants.find(name); it != variants.end())
+    return std::make_unique<VariantPlatform>(it->second, std::move(platform));
+  return platform;
 }
 
 namespace {
@@ -159,6 +245,13 @@ PlatformOptions RunConfig::options_for(const std::string& name) const {
   auto options = platform_options;
   if (auto it = platform_values.find(name); it != platform_values.end())
     options.values = it->second;
+  if (variants.contains(name)) {
+    // Its own VM or container: its own directory for sockets and state, its own engine names.
+    auto slug = variant_slug(name);
+    if (!options.runtime_dir.empty())
+      options.runtime_dir /= slug;
+    options.run_id += (options.run_id.empty() ? "" : "-") + slug;
+  }
   return options;
 }
 
@@ -166,6 +259,30 @@ void preflight(const RunConfig& config, bool assume_yes,
                const std::function<std::uint64_t(const std::filesystem::path&)>& free_bytes) {
   std::vector<std::string> problems;
   auto free_of = free_bytes ? free_bytes : statvfs_free_bytes;
+
+  // Matrix variants that cannot exist here: more memory than the host can give (2 GiB
+  // spare), a container with more CPUs than the host's.
+  if (!config.variants.empty()) {
+    std::uint64_t host_memory = config.host_memory_bytes;
+    if (!host_memory) {
+      auto host = describe_host();
+      if (auto* m = host.if_contains("memory_bytes"); m && m->is_number())
+        host_memory = m->to_number<std::uint64_t>();
+    }
+    for (auto& name : config.platforms) {
+      if (!config.variants.contains(name) || !config.counts_as_live(name))
+        continue;
+      auto& values = config.platform_values.at(name);
+      if (values.has("memory") && host_memory) {
+        auto bytes = static_cast<std::uint64_t>(values.integer("memory")) << 20;
+        if (bytes + k_spare_memory_bytes > host_memory)
+          problems.push_back(fmt::format("preflight: {}: memory {} does not fit this host's {} with 2 GiB to spare; "
+                                         "lower its memory axis to at most {} MiB",
+                                         name, bytes_text(bytes), bytes_text(host_memory),
+                                         host_memory > k_spare_memory_bytes ? (host_memory - k_spare_memory_bytes) >> 20 : 0));
+      }
+    }
+  }
 
   // Free space: every platform holds the data set from its first iteration of an
   // experiment to its last, interleaved with the others, so per filesystem the largest
@@ -226,7 +343,7 @@ void preflight(const RunConfig& config, bool assume_yes,
   auto longest = config.suite;
   for (auto& e : longest.experiments)
     e.iterations = config.max_rounds(e);
-  auto steps = plan_steps(longest, config.platforms.size(), config.order, config.seed);
+  auto steps = plan_batched_steps(longest, config.batches(), config.order, config.seed);
   EtaModel eta(longest, steps);
   auto estimate = eta.remaining_s(0);
   if (estimate > 86400 && !assume_yes)
@@ -248,6 +365,7 @@ namespace {
 struct PlatformSlot {
   std::unique_ptr<Platform> platform;
   bool started = false;
+  bool stopped = false; // its batch is over: stopped, its results entry final
   std::string failure;
   // The fileio data set on this platform now: the experiment it belongs to. The next
   // experiment takes it over when their Experiment::data_set_key() is the same.
@@ -280,8 +398,12 @@ public:
     prepare_results();
     for (auto& name : m_config.platforms) {
       auto options = m_config.options_for(name);
-      options.raw_dir = m_config.out_dir / "raw" / name;
-      m_slots.push_back({m_config.create_platform(name, options), false, {}, {}});
+      options.raw_dir = m_config.out_dir / "raw" / raw_name(name);
+      if (m_config.variants.contains(name) && !options.runtime_dir.empty()) {
+        fs::create_directories(options.runtime_dir);
+        fs::permissions(options.runtime_dir, fs::perms::owner_all, fs::perm_options::replace);
+      }
+      m_slots.push_back({m_config.create_platform(name, options), false, false, {}, {}});
     }
 
     asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
@@ -301,7 +423,7 @@ public:
           (m_config.out_dir / "results.json").string());
     // Facts gathered during the run (QMP events, the last boot time) before the teardown.
     for (auto& slot : m_slots)
-      if (slot.started && slot.failure.empty())
+      if (slot.started && !slot.stopped && slot.failure.empty())
         refresh_platform(slot);
     co_await stop_platforms();
     signals.cancel();
@@ -345,6 +467,11 @@ private:
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count()));
   }
 
+  // The platform's folder under raw/: its name, a variant's slug ("qemu-vcpus1").
+  std::string raw_name(const std::string& name) const {
+    return m_config.variants.contains(name) ? variant_slug(name) : name;
+  }
+
   void log(const std::string& line) {
     if (m_config.platform_options.log)
       m_config.platform_options.log(line);
@@ -378,6 +505,18 @@ private:
     doc["order"] = m_config.order == Order::interleaved ? "interleaved" : "grouped";
     doc["seed"] = m_config.seed;
     doc["drop_caches"] = m_config.drop_caches;
+    m_batches = m_config.batches();
+    if (m_batches.size() > 1 || m_config.max_live) {
+      boost::json::array batches;
+      for (std::size_t b = 0; b < m_batches.size(); ++b) {
+        boost::json::array names;
+        for (auto i : m_batches[b])
+          names.push_back(boost::json::string(m_config.platforms[i]));
+        batches.push_back({{"batch", b + 1}, {"platforms", std::move(names)}});
+      }
+      doc["batches"] = std::move(batches);
+      doc["max_live"] = {{"value", m_config.max_live}, {"reason", m_config.max_live_reason}};
+    }
     doc["sample_interval_ms"] = m_config.sample_interval.count();
     if (m_config.adaptive()) {
       boost::json::object adaptive{{"target_ci_pct", m_config.target_ci_pct},
@@ -416,7 +555,8 @@ private:
     using StopOp = decltype(asio::co_spawn(executor, m_slots.front().platform->stop(), asio::deferred));
     std::vector<StopOp> ops;
     for (auto& slot : m_slots)
-      ops.push_back(asio::co_spawn(executor, slot.platform->stop(), asio::deferred));
+      if (!slot.stopped) // (a batch's VMs and containers were stopped when it ended)
+        ops.push_back(asio::co_spawn(executor, slot.platform->stop(), asio::deferred));
     if (!ops.empty())
       co_await asio::experimental::make_parallel_group(std::move(ops))
           .async_wait(asio::experimental::wait_for_all(), use_awaitable);
@@ -444,22 +584,34 @@ private:
     }
   }
 
-  // Starts the platforms concurrently (a VM boots while the engine imports its image), so
-  // startup costs the slowest platform, not the sum; then measures each one's exec channel
+  // Starts the platforms of batch `batch` not started yet concurrently (a VM boots while the
+  // engine imports its image), so startup costs the slowest platform, not the sum (a
+  // matrix's variants of one driver in turn); then measures each one's exec channel
   // alone, the others frozen. The VMs boot one after another, though: under TCG two boots
   // at once take about as long as two in turn, but each one's boot_to_ready_s would then
   // measure the other's load (and libvirt's machine cgroup competes with the qemu
   // platform's threads as one entity). A platform that fails to start fails alone.
-  awaitable<void> start_platforms() {
+  awaitable<void> start_platforms(std::size_t batch) {
     auto executor = co_await asio::this_coro::executor;
     auto started = std::chrono::steady_clock::now();
     std::vector<std::vector<std::size_t>> groups;
-    std::vector<std::size_t> vms;
-    for (std::size_t i = 0; i < m_slots.size(); ++i) {
-      if (m_slots[i].platform->has_guest_view())
+    std::vector<std::size_t> vms, which;
+    for (auto i : m_batches[batch])
+      if (!m_slots[i].started && m_slots[i].failure.empty())
+        which.push_back(i);
+    std::map<std::string, std::size_t> group_of_driver; // a matrix's variants of one driver share its engine
+    for (auto i : which) {
+      if (m_slots[i].platform->has_guest_view()) {
         vms.push_back(i);
-      else
-        groups.push_back({i});
+        continue;
+      }
+      auto driver = m_config.driver_of(m_config.platforms[i]);
+      if (auto it = group_of_driver.find(driver); it != group_of_driver.end()) {
+        groups[it->second].push_back(i); // one after another: one image import, one private engine lock
+        continue;
+      }
+      group_of_driver[driver] = groups.size();
+      groups.push_back({i});
     }
     if (!vms.empty())
       groups.push_back(vms);
@@ -474,7 +626,7 @@ private:
     for (auto& e : spawn_failures)
       if (e)
         std::rethrow_exception(e); // start_in_turn itself does not throw; a cancellation might
-    for (std::size_t i = 0; i < m_slots.size(); ++i) {
+    for (auto i : which) {
       auto failure = failures[i];
       if (!failure)
         continue;
@@ -484,10 +636,15 @@ private:
     }
     if (co_await cancelled())
       throw_cancellation();
-    m_results.doc()["startup_s"] =
+    auto startup_s =
         std::round(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() * 1000) / 1000;
+    if (batch == 0)
+      m_results.doc()["startup_s"] = startup_s;
+    if (auto* batches = m_results.doc().if_contains("batches"))
+      batches->as_array().at(batch).as_object()["startup_s"] = startup_s;
 
-    for (auto& slot : m_slots) {
+    for (auto i : which) {
+      auto& slot = m_slots[i];
       if (!slot.started || !slot.failure.empty())
         continue;
       std::exception_ptr failure;
@@ -497,6 +654,8 @@ private:
         co_await slot.platform->freeze();
         auto description = slot.platform->describe();
         description["channel_overhead"] = std::move(channel);
+        if (m_batches.size() > 1 && m_config.counts_as_live(slot.platform->name()))
+          description["batch"] = batch + 1;
         m_results.set_platform(std::move(description));
       } catch (...) {
         failure = std::current_exception();
@@ -537,10 +696,12 @@ private:
   }
 
   awaitable<void> measure() {
-    co_await start_platforms();
+    if (m_batches.size() > 1)
+      log_batch(0);
+    co_await start_platforms(0);
 
     warn_about_page_cache();
-    auto steps = plan_steps(m_config.suite, m_slots.size(), m_config.order, m_config.seed);
+    auto steps = plan_batched_steps(m_config.suite, m_batches, m_config.order, m_config.seed);
     m_eta.emplace(m_config.suite, steps);
     m_measure_started = std::chrono::steady_clock::now();
     for (auto& e : m_config.suite.experiments)
@@ -549,14 +710,43 @@ private:
     // An adaptive experiment's last round is known only once it has run (unless it is its
     // maximum): then the data sets go when it stops, below.
     std::vector<bool> cleanup_after(steps.size(), false);
-    std::set<std::pair<std::size_t, std::size_t>> seen;
+    // (In a run in batches, at its last step of each batch: native prepares it anew in the next.)
+    std::set<std::tuple<int, std::size_t, std::size_t>> seen;
     for (std::size_t i = steps.size(); i-- > 0;)
-      cleanup_after[i] = seen.insert({steps[i].platform, steps[i].experiment}).second &&
+      cleanup_after[i] = seen.insert({steps[i].batch, steps[i].platform, steps[i].experiment}).second &&
                          steps[i].iteration >= m_config.max_rounds(m_config.suite.experiments[steps[i].experiment]);
     PlatformSlot* current = nullptr;
+    int batch = steps.empty() ? 0 : steps.front().batch;
     for (std::size_t i = 0; i < steps.size(); ++i) {
       auto step = steps[i]; // a copy: adaptive rounds grow `steps`
       m_current_experiment = step.experiment;
+      if (step.batch != batch) {
+        // The next batch: the last one's VMs and containers go (their entries final), the
+        // next one's start; native, in every batch, stays up. Inline (GCC 12, above).
+        if (current && current->failure.empty()) {
+          auto f = co_await captured(current->platform->freeze());
+          if (f) {
+            if (is_cancellation(f) || co_await cancelled())
+              std::rethrow_exception(f);
+            fail_platform(*current, current->platform->name() + ": " + what_of(f));
+          }
+        }
+        current = nullptr;
+        auto& next = m_batches[static_cast<std::size_t>(step.batch - 1)];
+        for (auto p : m_batches[static_cast<std::size_t>(batch - 1)]) {
+          auto& leaving = m_slots[p];
+          if (std::find(next.begin(), next.end(), p) != next.end() || !leaving.started || leaving.stopped)
+            continue;
+          if (leaving.failure.empty())
+            refresh_platform(leaving);
+          co_await leaving.platform->stop();
+          leaving.stopped = true;
+        }
+        m_results.flush();
+        batch = step.batch;
+        log_batch(static_cast<std::size_t>(batch - 1));
+        co_await start_platforms(static_cast<std::size_t>(batch - 1));
+      }
       auto& slot = m_slots[step.platform];
       if (slot.failure.empty()) {
         std::exception_ptr failure;
@@ -773,11 +963,24 @@ private:
     }
   }
 
+  // "batch 2 of 3: qemu[vcpus=2], docker[cpus=1] with native"
+  void log_batch(std::size_t batch) {
+    std::string live, always;
+    for (auto i : m_batches[batch]) {
+      auto& name = m_config.platforms[i];
+      auto& list = m_config.counts_as_live(name) ? live : always;
+      list += (list.empty() ? "" : ", ") + name;
+    }
+    log(fmt::format("batch {} of {} (at most {} VMs and containers up at once): {}{}", batch + 1, m_batches.size(),
+                    m_config.max_live, live.empty() ? "no VM or container" : live,
+                    always.empty() ? "" : " with " + always));
+  }
+
   // Host CPU seconds of every other started platform (frozen while this one runs).
   awaitable<std::map<std::string, CpuSeconds>> frozen_accounting(const PlatformSlot& measured) {
     std::map<std::string, CpuSeconds> result;
     for (auto& slot : m_slots) {
-      if (&slot == &measured || !slot.started || !slot.failure.empty())
+      if (&slot == &measured || !slot.started || slot.stopped || !slot.failure.empty())
         continue;
       if (auto a = co_await slot.platform->host_accounting())
         result[slot.platform->name()] = *a;
@@ -830,7 +1033,11 @@ private:
   void fail_platform(PlatformSlot& slot, const std::string& message) {
     slot.failure = message;
     log("error: " + message + "\n  (skipping the remaining iterations on " + slot.platform->name() + ")");
-    boost::json::object entry = slot.started ? slot.platform->describe() : boost::json::object{{"name", slot.platform->name()}};
+    boost::json::object entry{{"name", slot.platform->name()}};
+    if (slot.started)
+      entry = slot.platform->describe();
+    else if (auto it = m_config.variants.find(slot.platform->name()); it != m_config.variants.end())
+      entry = variant_identity(it->second);
     entry["error"] = message;
     m_results.set_platform(std::move(entry));
     m_results.flush();
@@ -873,7 +1080,7 @@ private:
                             ? fmt::format("iteration {} ({} planned, adaptive: up to {})", step.iteration, exp.iterations,
                                           m_config.max_rounds(exp))
                             : fmt::format("iteration {}/{}", step.iteration, exp.iterations);
-    auto raw_rel = fs::path("raw") / p.name() / exp.name /
+    auto raw_rel = fs::path("raw") / raw_name(p.name()) / exp.name /
                    (step.warmup ? fmt::format("warmup-{}.txt", step.warmup) : fmt::format("{}.txt", step.iteration));
     fs::create_directories(m_config.out_dir / raw_rel.parent_path());
 
@@ -1019,6 +1226,7 @@ private:
   RunConfig m_config;
   ResultsWriter m_results;
   std::vector<PlatformSlot> m_slots;
+  std::vector<std::vector<std::size_t>> m_batches; // RunConfig::batches()
   std::optional<EtaModel> m_eta;
   std::chrono::steady_clock::time_point m_measure_started;
   std::vector<int> m_rounds_left;                   // per experiment: adaptive rounds it may still add

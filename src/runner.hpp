@@ -3,6 +3,7 @@
 // platform in turn (the others frozen), appending every record as it is produced;
 // stop every platform at the end, also on error or Ctrl-C.
 
+#include "matrix.hpp"
 #include "platform.hpp"
 #include "suite.hpp"
 
@@ -27,12 +28,21 @@ struct Step {
   int round = 0;     // 1-based, warm-up rounds first
   int iteration = 0; // 1-based among measured iterations; 0 for warm-ups
   int warmup = 0;    // 1-based warm-up number; 0 for measured iterations
+  int batch = 0;     // 1-based batch of a run in batches (--max-live); 0 in a run of one batch
 };
 
 // The order of all steps. interleaved: experiment by experiment, round by round, the
 // platforms shuffled per round from `seed`; grouped: platform by platform, as the
 // assignment did. Pure, so the schedule is testable and reproducible from the seed.
 std::vector<Step> plan_steps(const Suite& suite, std::size_t platform_count, Order order, std::uint64_t seed);
+
+// The plan of a run in batches (form_batches(): each a list of platform indices): each
+// batch's plan_steps() in turn (its shuffles seeded from `seed` and the batch), with global
+// platform indices and `batch` set. A platform in several batches (native, each batch's
+// baseline) continues its iteration, warm-up and round numbers from batch to batch. One
+// batch: plan_steps() itself.
+std::vector<Step> plan_batched_steps(const Suite& suite, const std::vector<std::vector<std::size_t>>& batches,
+                                     Order order, std::uint64_t seed);
 
 // One more interleaved round of `experiment` for adaptive iterations: every platform once,
 // shuffled from a generator seeded by (`seed`, experiment, round), so the schedule stays
@@ -78,11 +88,27 @@ struct RunConfig {
   // interval half-width above target_ci_pct % of its mean. 0: off.
   double target_ci_pct = 0;
   std::optional<int> max_iterations; // measured rounds at most; nullopt: 3 × the experiment's iterations
-  // Creates the platforms of the preflight and the run; empty: the registry's make_platform.
+  // Creates the platforms of the preflight and the run, given the name in `platforms` (a
+  // variant's: "qemu[vcpus=1]"); empty: the registry's make_platform of the driver.
   // (The seam for tests: a fake platform needs no root, engine or VM.)
   std::function<std::unique_ptr<Platform>(const std::string& name, const PlatformOptions& options)> make_platform;
 
+  // A matrix run's variants by their name in `platforms`; a platform without a matrix has none.
+  std::map<std::string, Variant> variants;
+  // At most this many VMs and containers up at once (--max-live, else from host RAM); 0:
+  // every platform at once. `max_live_reason` says where it came from (the methodology).
+  std::size_t max_live = 0;
+  std::string max_live_reason;
+  // The host's memory for the preflight's matrix check; 0: this host's (/proc/meminfo).
+  std::uint64_t host_memory_bytes = 0;
+
   bool adaptive() const { return target_ci_pct > 0; }
+  // The driver platform `name` is made by: a variant's, else the name itself.
+  std::string driver_of(const std::string& name) const;
+  // Whether `name` is a VM or a container (Driver::isolated): counted against max_live.
+  bool counts_as_live(const std::string& name) const;
+  // The batches of platform indices the run measures in turn (form_batches on max_live).
+  std::vector<std::vector<std::size_t>> batches() const;
   // The most measured rounds `e` may take (its iterations when not adaptive).
   int max_rounds(const Experiment& e) const;
   // The platform `name` from make_platform, or the registry when that is empty.
@@ -90,7 +116,8 @@ struct RunConfig {
 };
 
 // Refuses impossible plans before any platform starts, with one line per problem
-// (UsageError, exit 2): a fileio data set larger than the free space where a platform
+// (UsageError, exit 2): a matrix variant with more memory than the host has (less 2 GiB);
+// a fileio data set larger than the free space where a platform
 // will write it (needed and free bytes, the path); a plan estimated to take more than a
 // day (adaptive: every experiment at its maximum rounds), unless `assume_yes`. `free_bytes` answers for a path (statvfs; replaceable in tests).
 void preflight(const RunConfig& config, bool assume_yes,

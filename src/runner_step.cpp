@@ -103,6 +103,8 @@ boost::json::object step_record(const StepOutcome& outcome) {
                           {"started_at", outcome.started_at}};
   if (step.warmup)
     run["warmup"] = step.warmup;
+  if (step.batch)
+    run["batch"] = step.batch;
   if (outcome.prepared)
     run["prepared"] = true;
   if (!outcome.data_set_from.empty())

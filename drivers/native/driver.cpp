@@ -31,6 +31,7 @@ const Driver& driver() {
       .methodology = {"nothing (a native step runs while the others are frozen)", "the host",
                       "the workload's own CPU seconds"},
       .check_options = {},
+      .isolated = false,
   };
   return k_driver;
 }

@@ -162,12 +162,15 @@ private:
   int m_accounting_calls = 0;
 };
 
-// A factory for RunConfig::make_platform: fakes scripted by name (unlisted: the defaults),
-// all journaling into `journal`.
+// A factory for RunConfig::make_platform: fakes scripted by name, a matrix variant's
+// ("qemu[vcpus=1]") by its own or else its driver's (unlisted: the defaults), all
+// journaling into `journal`.
 inline auto fake_factory(std::shared_ptr<Journal> journal, std::map<std::string, FakeScript> scripts) {
   return [journal, scripts](const std::string& name, const PlatformOptions&) -> std::unique_ptr<Platform> {
     journal->created.push_back(name);
     auto it = scripts.find(name);
+    if (it == scripts.end())
+      it = scripts.find(name.substr(0, name.find('[')));
     return std::make_unique<FakePlatform>(name, it == scripts.end() ? FakeScript{} : it->second, journal);
   };
 }
