@@ -60,6 +60,15 @@ std::string gnuplot_script(const ChartSpec& c, const std::string& output) {
   s += "$data << EOD\n";
   for (std::size_t i = 0; i < c.categories.size(); ++i) {
     s += quoted(c.categories[i]);
+    if (c.type == ChartSpec::Type::lines_with_ci) {
+      for (std::size_t j = 0; j < c.series.size(); ++j) {
+        double v = i < c.values.size() && j < c.values[i].size() ? c.values[i][j] : NAN;
+        auto ci = i < c.series_ci.size() && j < c.series_ci[i].size() ? c.series_ci[i][j] : std::pair{v, v};
+        s += " " + value(v, c.log_y) + " " + value(ci.first, c.log_y) + " " + value(ci.second, c.log_y);
+      }
+      s += "\n";
+      continue;
+    }
     if (i < c.values.size())
       for (double v : c.values[i])
         s += " " + value(v, c.log_y);
@@ -81,6 +90,24 @@ std::string gnuplot_script(const ChartSpec& c, const std::string& output) {
     s += "set yrange [0:*]\n";
   }
   switch (c.type) {
+  case ChartSpec::Type::lines_with_ci: {
+    s += "set key outside top center horizontal samplen 2\n";
+    if (!c.xlabel.empty())
+      s += "set xlabel " + quoted(c.xlabel) + "\n";
+    s += "set xrange [-0.4:" + fmt::format("{}", c.categories.size() - 0.6) + "]\n";
+    s += "set offsets 0, 0, graph 0.05, 0\n";
+    s += "plot ";
+    for (std::size_t j = 0; j < c.series.size(); ++j) {
+      // Each line a little apart from the others, so the whiskers do not hide each other.
+      double shift = c.series.size() > 1 ? (static_cast<double>(j) - (c.series.size() - 1) / 2.0) * 0.06 : 0;
+      s += j == 0 ? "$data" : ", \\\n     ''";
+      s += fmt::format(" using ($0{:+.3f}):{}:{}:{}{} with yerrorlines title {} lc rgb \"{}\" lw 2 pt 7", shift,
+                       2 + 3 * j, 3 + 3 * j, 4 + 3 * j, j == 0 ? ":xtic(1)" : "", quoted(c.series[j]),
+                       k_palette[j % k_palette.size()]);
+    }
+    s += "\n";
+    break;
+  }
   case ChartSpec::Type::bars_with_ci:
     s += "unset key\nset boxwidth 0.6\nset xrange [-0.6:" + fmt::format("{}", c.categories.size() - 0.4) + "]\n";
     s += "plot $data using 0:2:($0+1):xtic(1) with boxes lc variable, \\\n"

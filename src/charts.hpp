@@ -14,6 +14,7 @@ struct ChartSpec {
     bars_with_ci, // one bar per category with a low–high whisker (ci)
     clustered,    // per category, one bar per series side by side
     stacked,      // per category, the series stacked on one bar
+    lines_with_ci, // one line per series over the categories (x), each point with a low–high whisker
   };
   Type type = Type::bars_with_ci;
   std::string title;
@@ -22,6 +23,8 @@ struct ChartSpec {
   std::vector<std::string> series;         // clustered/stacked: one entry per bar part
   std::vector<std::vector<double>> values; // [category][series]; bars_with_ci: one series
   std::vector<std::pair<double, double>> ci; // bars_with_ci: [category] → (low, high)
+  std::vector<std::vector<std::pair<double, double>>> series_ci; // lines_with_ci: [category][series] → (low, high)
+  std::string xlabel;                                            // lines_with_ci: the axis
   bool log_y = false;
 };
 

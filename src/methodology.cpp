@@ -69,21 +69,73 @@ std::string adaptive_item(const boost::json::object& a) {
                      target, target, limit, each.empty() ? "none recorded" : each);
 }
 
+// Each platform entry's driver by its name ("platform" of a matrix variant; the name itself before).
+using DriverNames = std::map<std::string, std::string>;
+
+std::string driver_of(const DriverNames& drivers, const std::string& name) {
+  auto it = drivers.find(name);
+  return it == drivers.end() ? name : it->second;
+}
+
 // " (qemu: QMP `stop`; docker: Engine API `pause`)" for the platforms that are frozen.
-std::string freeze_methods(const std::vector<std::string>& platforms) {
+std::string freeze_methods(const std::vector<std::string>& platforms, const DriverNames& drivers) {
   std::string out;
   for (auto& p : platforms)
-    if (p != "native")
-      out += fmt::format("{}{}: {}", out.empty() ? "" : "; ", p, methodology_facts(p).freeze);
+    if (driver_of(drivers, p) != "native")
+      out += fmt::format("{}{}: {}", out.empty() ? "" : "; ", p, methodology_facts(driver_of(drivers, p)).freeze);
   return out.empty() ? out : " (" + out + ")";
+}
+
+// How a matrix run's variants were measured: how many, and the batches (--max-live).
+std::string matrix_item(const boost::json::object& r, const std::vector<std::string>& listed, const DriverNames& drivers) {
+  std::map<std::string, int> variants; // driver -> variants
+  for (auto& pv : array_of(r.if_contains("platforms")))
+    if (object_of(&pv).contains("variant"))
+      ++variants[text(object_of(&pv).if_contains("platform"))];
+  if (variants.empty())
+    return {};
+  std::string counts;
+  for (auto& [driver, n] : variants)
+    counts += fmt::format("{}{} variants of {}", counts.empty() ? "" : ", ", n, driver);
+  std::string item = fmt::format("**Matrix**: {}, each its own VM or container, named by the axes that vary; "
+                                 "\"× default\" compares a variant with its platform's default variant.",
+                                 counts);
+  auto& batches = array_of(r.if_contains("batches"));
+  auto& max_live = object_of(r.if_contains("max_live"));
+  if (batches.size() > 1) {
+    std::string each;
+    for (auto& bv : batches) {
+      auto& b = object_of(&bv);
+      std::string names;
+      for (auto& n : array_of(b.if_contains("platforms")))
+        names += (names.empty() ? "" : ", ") + text(&n);
+      each += fmt::format("{}batch {}: {}", each.empty() ? "" : "; ", text(b.if_contains("batch")), names);
+    }
+    std::string always;
+    for (auto& p : listed)
+      if (auto* d = find_driver(driver_of(drivers, p)); d && !d->isolated)
+        always += (always.empty() ? "" : ", ") + p;
+    item += fmt::format(" At most {} VMs and containers were up at once ({}), so the variants ran in {} batches, one "
+                        "after another, in the order listed; each batch's platforms were started together and "
+                        "interleaved round by round{}, and the previous batch's VMs and containers were stopped "
+                        "before the next one started ({}). × native compares each variant with the native iterations "
+                        "of its own batch.",
+                        text(max_live.if_contains("value")), text(max_live.if_contains("reason")), batches.size(),
+                        always.empty() ? "" : " with " + always + " (each batch's own baseline)", each);
+  } else if (!max_live.empty()) {
+    item += fmt::format(" Every variant was up at once (at most {} allowed: {}).", text(max_live.if_contains("value")),
+                        text(max_live.if_contains("reason")));
+  }
+  return item;
 }
 
 // "the host (native, docker); the guest and the host (qemu, libvirt)": one fact of each
 // platform's driver, platforms with the same words together.
-std::string per_platform(const std::vector<std::string>& platforms, std::string MethodologyFacts::*fact) {
+std::string per_platform(const std::vector<std::string>& platforms, const DriverNames& drivers,
+                         std::string MethodologyFacts::*fact) {
   std::vector<std::pair<std::string, std::string>> groups; // words, platforms
   for (auto& p : platforms) {
-    auto words = methodology_facts(p).*fact;
+    auto words = methodology_facts(driver_of(drivers, p)).*fact;
     auto it = std::find_if(groups.begin(), groups.end(), [&](auto& g) { return g.first == words; });
     if (it == groups.end())
       groups.push_back({words, p});
@@ -116,9 +168,13 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
     if (platforms.size() > 1)
       distinct.insert(platforms);
   std::vector<std::string> listed; // results.json's platforms, in its order
+  DriverNames drivers;
   for (auto& p : array_of(r.if_contains("platforms")))
-    if (auto name = text(object_of(&p).if_contains("name")); !name.empty())
+    if (auto name = text(object_of(&p).if_contains("name")); !name.empty()) {
       listed.push_back(name);
+      if (auto* d = object_of(&p).if_contains("platform"); d && d->is_string())
+        drivers[name] = std::string(d->get_string());
+    }
   std::set<std::string> run_platforms;
   for (auto& v : runs)
     run_platforms.insert(text(object_of(&v).if_contains("platform")));
@@ -131,13 +187,15 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
                       "round by round, each platform ran one iteration in a shuffled order (seed {}, {} distinct "
                       "orders over {} rounds) while the others were frozen{}, so drift "
                       "over time spreads evenly over the platforms.",
-                      text(r.if_contains("seed")), distinct.size(), round_orders.size(), freeze_methods(listed)));
+                      text(r.if_contains("seed")), distinct.size(), round_orders.size(), freeze_methods(listed, drivers)));
   else
     items.push_back("**Order**: grouped: all of one platform's iterations, then the next platform's, as the assignment "
                     "did (drift over time then falls on whole platforms).");
   items.push_back("**Iterations** never overlap (the assignment's script started five sysbench processes at once).");
   if (auto* a = r.if_contains("adaptive"); a && a->is_object())
     items.push_back(adaptive_item(object_of(a)));
+  if (auto m = matrix_item(r, listed, drivers); !m.empty())
+    items.push_back(m);
 
   // Warm-ups.
   std::string warm;
@@ -177,7 +235,7 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
                       "`Cached:` in /proc/meminfo is read before and after each drop, and `fincore` on the data set's "
                       "files says how much of it is still cached; a drop counts as verified when at most 1% of the data "
                       "set is ({}).",
-                      per_platform(listed, &MethodologyFacts::cache_drop), where.empty() ? "no fileio runs" : where));
+                      per_platform(listed, drivers, &MethodologyFacts::cache_drop), where.empty() ? "no fileio runs" : where));
   } else {
     items.push_back("**Caches** were not dropped (`--no-drop-caches`): fileio figures include a warm page cache.");
   }
@@ -225,7 +283,7 @@ std::vector<std::string> methodology_items(const boost::json::object& r) {
   items.push_back(fmt::format("**CPU split**: /proc/stat sampled every {} ms during each run on the host (and in the guest "
                     "through the agent); user = user + nice, kernel = system + irq + softirq, as percentages of all "
                     "CPU time over the run. \"process\" figures are {}, as the host charged them.",
-                    text(r.if_contains("sample_interval_ms")), per_platform(listed, &MethodologyFacts::process_cpu)));
+                    text(r.if_contains("sample_interval_ms")), per_platform(listed, drivers, &MethodologyFacts::process_cpu)));
   if (auto* w = r.if_contains("warnings"); w && w->is_array())
     for (auto& x : array_of(w))
       items.push_back("**Warning**: " + text(&x));

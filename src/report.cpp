@@ -10,7 +10,9 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <map>
 #include <set>
 
@@ -237,6 +239,188 @@ void add_charts(ReportDoc& doc, const Analysis& a) {
   }
 }
 
+// Native's values of `path` in batch `batch` (records' "batch"; 0: all of them): each
+// batch of a matrix run has its own native baseline.
+std::optional<MetricSeries> native_in_batch(const Analysis& a, const ExperimentInfo& exp, int batch) {
+  auto* cell = a.find(k_baseline, exp.name);
+  auto* series = cell ? cell->metric(exp.headline) : nullptr;
+  if (!series)
+    return std::nullopt;
+  if (batch == 0)
+    return *series;
+  MetricSeries s;
+  s.def = series->def;
+  for (std::size_t i = 0; i < series->values.size(); ++i) {
+    auto it = cell->records.find(series->iterations[i]);
+    if (it == cell->records.end())
+      continue;
+    auto* b = it->second->if_contains("batch");
+    if (b && b->is_number() && b->to_number<int>() == batch) {
+      s.iterations.push_back(series->iterations[i]);
+      s.values.push_back(series->values[i]);
+    }
+  }
+  if (s.values.empty())
+    return std::nullopt;
+  s.stats = describe_sample(s.values);
+  return s;
+}
+
+int platform_batch(const Analysis& a, const std::string& platform) {
+  auto* info = a.platform_info(platform);
+  auto* b = info ? info->if_contains("batch") : nullptr;
+  return b && b->is_number() ? b->to_number<int>() : 0;
+}
+
+// "vcpus=1, scratch-format=raw" of every param but `axis`; the driver's name when none is left.
+std::string other_params(const std::vector<std::pair<std::string, std::string>>& params, const std::string& axis,
+                         const std::string& driver) {
+  std::string text;
+  for (auto& [k, v] : params)
+    if (k != axis)
+      text += (text.empty() ? "" : ", ") + k + "=" + v;
+  return text.empty() ? driver : text;
+}
+
+// A configuration matrix's section: per experiment, every variant's headline metric with
+// × native (its batch's) and × its platform's default variant, and per driver and axis a
+// chart of the headline against the axis's values.
+void add_matrix(ReportDoc& doc, const Analysis& a) {
+  std::vector<std::string> variants, axes, drivers;
+  for (auto& p : a.platforms) {
+    auto* info = a.platform_info(p);
+    auto params = variant_params(info);
+    if (params.empty())
+      continue;
+    variants.push_back(p);
+    auto driver = platform_driver(info, p);
+    if (std::find(drivers.begin(), drivers.end(), driver) == drivers.end())
+      drivers.push_back(driver);
+    for (auto& [k, v] : params)
+      if (std::find(axes.begin(), axes.end(), k) == axes.end())
+        axes.push_back(k);
+  }
+  if (variants.empty())
+    return;
+  auto reference_of = [&](const std::string& driver) -> std::string {
+    for (auto& v : variants) {
+      auto* info = a.platform_info(v);
+      if (platform_driver(info, v) != driver)
+        continue;
+      if (auto* d = info->if_contains("default_variant"); d && d->is_bool() && d->get_bool())
+        return v;
+    }
+    return {};
+  };
+  doc.push_back(heading("Matrix"));
+  doc.push_back(paragraph(
+      "Every variant is one platform entry, measured interleaved with the others in the same rounds. Mean of the "
+      "headline metric with its 95% interval; \"× native\" against the native iterations of the variant's own batch "
+      "(all of them when the run had one batch); \"× default\" against the platform's default variant (the one with "
+      "the values the platform has without the matrix, else its first), both with 95% intervals on the log scale; "
+      "\"within noise\" when the interval includes 1."));
+  for (auto& exp : a.experiments) {
+    auto* def = find_metric(exp.headline);
+    ReportTable t;
+    t.header = {"variant", "platform"};
+    t.align = "ll";
+    for (auto& axis : axes) {
+      t.header.push_back(axis);
+      t.align += 'l';
+    }
+    for (auto* h : {"n", "mean (95% CI)", "× native (95% CI)", "× default (95% CI)"}) {
+      t.header.push_back(h);
+      t.align += 'r';
+    }
+    t.header[t.header.size() - 3] = (def ? std::string(def->label) : exp.headline) + " (95% CI)";
+    for (auto& v : variants) {
+      auto* info = a.platform_info(v);
+      auto params = variant_params(info);
+      auto driver = platform_driver(info, v);
+      std::vector<std::string> row = {v, driver};
+      for (auto& axis : axes) {
+        auto it = std::find_if(params.begin(), params.end(), [&](auto& p) { return p.first == axis; });
+        row.push_back(it == params.end() ? "–" : it->second);
+      }
+      auto* cell = a.find(v, exp.name);
+      auto* m = cell ? cell->metric(exp.headline) : nullptr;
+      if (!m) {
+        row.insert(row.end(), {"0", cell && cell->failed ? "failed" : "–", "–", "–"});
+        t.rows.push_back(std::move(row));
+        continue;
+      }
+      row.push_back(std::to_string(m->stats.n));
+      row.push_back(mean_with_ci(m->stats));
+      auto native = native_in_batch(a, exp, platform_batch(a, v));
+      auto s = native ? slowdown(*native, *m) : std::nullopt;
+      row.push_back(s ? describe_slowdown(*s) : native ? "–" : "no native run");
+      auto ref = reference_of(driver);
+      auto* ref_cell = ref.empty() ? nullptr : a.find(ref, exp.name);
+      auto* ref_m = ref_cell ? ref_cell->metric(exp.headline) : nullptr;
+      if (ref == v)
+        row.push_back("default");
+      else if (auto d = ref_m ? slowdown(*ref_m, *m) : std::nullopt)
+        row.push_back(describe_slowdown(*d));
+      else
+        row.push_back("–");
+      t.rows.push_back(std::move(row));
+    }
+    doc.push_back(heading("Matrix: " + exp.name, 3));
+    doc.push_back(table(std::move(t)));
+
+    // One chart per driver and axis: the headline against the axis, a line per
+    // combination of the other axes.
+    for (auto& driver : drivers) {
+      std::vector<std::string> own;
+      std::vector<std::string> members;
+      for (auto& v : variants)
+        if (platform_driver(a.platform_info(v), v) == driver) {
+          members.push_back(v);
+          for (auto& [k, val] : variant_params(a.platform_info(v)))
+            if (std::find(own.begin(), own.end(), k) == own.end())
+              own.push_back(k);
+        }
+      for (auto& axis : own) {
+        ChartSpec c;
+        c.type = ChartSpec::Type::lines_with_ci;
+        c.title = fmt::format("{}: {} against {} ({})", exp.name, def ? std::string(def->label) : exp.headline, axis,
+                              driver);
+        c.ylabel = def ? std::string(def->label) : exp.headline;
+        c.xlabel = axis;
+        std::vector<std::pair<std::string, std::string>> points; // (category, series) of each member
+        for (auto& v : members) {
+          auto params = variant_params(a.platform_info(v));
+          auto it = std::find_if(params.begin(), params.end(), [&](auto& p) { return p.first == axis; });
+          std::string category = it == params.end() ? "–" : it->second;
+          auto series = other_params(params, axis, driver);
+          if (std::find(c.categories.begin(), c.categories.end(), category) == c.categories.end())
+            c.categories.push_back(category);
+          if (std::find(c.series.begin(), c.series.end(), series) == c.series.end())
+            c.series.push_back(series);
+          points.emplace_back(category, series);
+        }
+        c.values.assign(c.categories.size(), std::vector<double>(c.series.size(), NAN));
+        c.series_ci.assign(c.categories.size(), std::vector<std::pair<double, double>>(c.series.size(), {NAN, NAN}));
+        bool any = false;
+        for (std::size_t k = 0; k < members.size(); ++k) {
+          auto* cell = a.find(members[k], exp.name);
+          auto* m = cell ? cell->metric(exp.headline) : nullptr;
+          if (!m)
+            continue;
+          auto ci = std::find(c.categories.begin(), c.categories.end(), points[k].first) - c.categories.begin();
+          auto si = std::find(c.series.begin(), c.series.end(), points[k].second) - c.series.begin();
+          c.values[static_cast<std::size_t>(ci)][static_cast<std::size_t>(si)] = m->stats.mean;
+          c.series_ci[static_cast<std::size_t>(ci)][static_cast<std::size_t>(si)] =
+              m->stats.has_ci() ? std::pair{m->stats.ci_low, m->stats.ci_high} : std::pair{m->stats.mean, m->stats.mean};
+          any = true;
+        }
+        if (any)
+          doc.push_back(chart(std::move(c)));
+      }
+    }
+  }
+}
+
 void add_platforms(ReportDoc& doc, const object& results, const Analysis& a) {
   doc.push_back(heading("Platforms"));
   std::vector<std::string> items;
@@ -438,6 +622,7 @@ ReportDoc build_report(const object& results) {
     facts.push_back("fileio storage: " + join(storage, "; "));
   doc.push_back(bullets(std::move(facts)));
   add_summary(doc, results, a);
+  add_matrix(doc, a);
   add_charts(doc, a);
   add_platforms(doc, results, a);
   add_iteration_tables(doc, a);

@@ -5,6 +5,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
 #include <utility>
 
 namespace virtbench {
@@ -54,6 +56,7 @@ const std::vector<std::pair<std::string, std::string>>& columns() {
       {"cached_before_kib", ""},
       {"cached_after_kib", ""},
       {"raw", "raw"},
+      {"batch", "batch"},
   };
   return k_columns;
 }
@@ -101,9 +104,27 @@ std::string render_csv(const boost::json::object& results) {
         if (e.is_object())
           workloads[json_text(e.get_object().if_contains("name"))] = json_text(e.get_object().if_contains("workload"));
 
+  // A matrix run: each record's driver and variant parameters, one column per axis
+  // ("param_vcpus"), after the fixed columns.
+  std::map<std::string, const boost::json::object*> infos;
+  std::vector<std::string> axes;
+  if (auto* ps = results.if_contains("platforms"); ps && ps->is_array())
+    for (auto& pv : ps->get_array())
+      if (pv.is_object()) {
+        infos[json_text(pv.get_object().if_contains("name"))] = &pv.get_object();
+        for (auto& [k, v] : variant_params(&pv.get_object()))
+          if (std::find(axes.begin(), axes.end(), k) == axes.end())
+            axes.push_back(k);
+      }
+
   std::string out;
   for (auto& name : csv_columns())
     out += (out.empty() ? "" : ",") + name;
+  if (!axes.empty()) {
+    out += ",driver";
+    for (auto& axis : axes)
+      out += "," + csv_field("param_" + axis);
+  }
   out += "\r\n";
   for (auto& rv : results.at("runs").as_array()) {
     if (!rv.is_object())
@@ -146,6 +167,17 @@ std::string render_csv(const boost::json::object& results) {
         field = json_text(v);
       line += (first ? "" : ",") + csv_field(field);
       first = false;
+    }
+    if (!axes.empty()) {
+      auto name = json_text(r.if_contains("platform"));
+      auto it = infos.find(name);
+      auto* info = it == infos.end() ? nullptr : it->second;
+      line += "," + csv_field(platform_driver(info, name));
+      auto params = variant_params(info);
+      for (auto& axis : axes) {
+        auto p = std::find_if(params.begin(), params.end(), [&](auto& x) { return x.first == axis; });
+        line += "," + csv_field(p == params.end() ? "" : p->second);
+      }
     }
     out += line + "\r\n";
   }

@@ -64,6 +64,35 @@ const boost::json::object* Analysis::platform_info(std::string_view platform) co
   return nullptr;
 }
 
+std::vector<std::pair<std::string, std::string>> variant_params(const boost::json::object* info) {
+  std::vector<std::pair<std::string, std::string>> params;
+  if (!info)
+    return params;
+  if (auto* v = info->if_contains("variant"); v && v->is_object())
+    for (auto& [k, value] : v->get_object())
+      params.emplace_back(std::string(k), json_text(&value));
+  return params;
+}
+
+std::string platform_driver(const boost::json::object* info, std::string_view name) {
+  if (info)
+    if (auto* p = info->if_contains("platform"); p && p->is_string())
+      return std::string(p->get_string());
+  return std::string(name);
+}
+
+std::string platform_key(const boost::json::object* info, std::string_view name) {
+  auto params = variant_params(info);
+  auto driver = platform_driver(info, name);
+  if (params.empty())
+    return driver == name ? driver : std::string(name);
+  std::sort(params.begin(), params.end());
+  std::string key = driver + "[";
+  for (std::size_t i = 0; i < params.size(); ++i)
+    key += (i ? "," : "") + params[i].first + "=" + params[i].second;
+  return key + "]";
+}
+
 Analysis analyze(const boost::json::object& results) {
   Analysis a;
   a.doc = &results;
@@ -140,6 +169,39 @@ Analysis analyze(const boost::json::object& results) {
     }
   }
   return a;
+}
+
+Analysis analyze_by_params(const boost::json::object& results) {
+  auto a = analyze(results);
+  std::map<std::string, std::string> key_of;
+  for (auto& p : a.platforms)
+    key_of[p] = platform_key(a.platform_info(p), p);
+  for (auto& p : a.platforms)
+    p = key_of[p];
+  for (auto& c : a.cells)
+    if (auto it = key_of.find(c.platform); it != key_of.end())
+      c.platform = it->second;
+  return a;
+}
+
+std::map<std::string, std::vector<std::string>> variant_axes(const boost::json::object& results) {
+  std::map<std::string, std::vector<std::string>> axes;
+  if (auto* ps = results.if_contains("platforms"); ps && ps->is_array())
+    for (auto& p : ps->get_array()) {
+      if (!p.is_object())
+        continue;
+      auto& info = p.get_object();
+      auto params = variant_params(&info);
+      if (params.empty())
+        continue;
+      auto& list = axes[platform_driver(&info, json_text(info.if_contains("name")))];
+      for (auto& [k, v] : params)
+        if (std::find(list.begin(), list.end(), k) == list.end())
+          list.push_back(k);
+    }
+  for (auto& [driver, list] : axes)
+    std::sort(list.begin(), list.end());
+  return axes;
 }
 
 std::optional<Interval> slowdown(const MetricSeries& baseline, const MetricSeries& platform) {

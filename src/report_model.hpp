@@ -14,6 +14,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace virtbench {
@@ -61,8 +63,27 @@ struct Analysis {
   const boost::json::object* doc = nullptr;
 };
 
+// A matrix variant's parameters (its results entry's "variant": axis -> value, in the
+// run's axis order); empty for a platform entry without one (and for results before the matrix).
+std::vector<std::pair<std::string, std::string>> variant_params(const boost::json::object* info);
+
+// The driver of a platform entry: its "platform", else its name (results before the matrix).
+std::string platform_driver(const boost::json::object* info, std::string_view name);
+
+// What compare and history match platforms on: the driver and the variant's parameters
+// sorted by axis, "qemu[scratch-format=qcow2,vcpus=1]"; the driver's name without them. Two
+// runs that name a variant differently but gave it the same parameters match.
+std::string platform_key(const boost::json::object* info, std::string_view name);
+
 // Groups and describes a results document (see load_results()).
 Analysis analyze(const boost::json::object& results);
+
+// analyze() with every platform named by its platform_key(): what compare, history and
+// calibrate match runs on (a variant by its driver and parameters, not by its name).
+Analysis analyze_by_params(const boost::json::object& results);
+
+// Per driver, the axes its variants in `results` have ("qemu" -> {"scratch-format", "vcpus"}).
+std::map<std::string, std::vector<std::string>> variant_axes(const boost::json::object& results);
 
 // How many times slower `platform` is than `baseline` on a metric (> 1: slower, < 1:
 // faster), oriented by the catalog's higher_is_better, with a 95% interval (log scale for

@@ -109,7 +109,7 @@ TEST_CASE("report.csv: one row per run record, stable columns") {
   CHECK(lines == static_cast<long>(doc.at("runs").as_array().size()) + 1);
   CHECK(csv.rfind("platform,experiment,workload,iteration,round,warmup,started_at,exit_code,error,wall_s,"
                   "events_per_sec,", 0) == 0);
-  CHECK(csv_columns().size() == 39);
+  CHECK(csv_columns().size() == 40);
   // A run's row starts with its platform and experiment, and quoting survives an error
   // text with a comma and quotes.
   boost::json::object tiny{{"schema", k_results_schema}, {"runs", boost::json::array{boost::json::object{
