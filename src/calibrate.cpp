@@ -43,7 +43,7 @@ std::vector<CalibrationRow> calibration_rows(const std::vector<boost::json::obje
   std::map<Key, std::vector<double>> means;  // one per run that measured it
   std::map<Key, std::vector<double>> ratios; // one per run that measured it and native
   for (auto& r : results) {
-    auto a = analyze(r);
+    auto a = analyze_by_params(r);
     for (auto& e : a.experiments) {
       const Cell* native = a.find("native", e.name);
       const MetricSeries* native_series = native ? native->metric(e.headline) : nullptr;

@@ -88,7 +88,7 @@ Lookback load_lookback(const fs::path& db, const boost::json::object& cand, cons
   History h(db, false);
   auto accept = [&](const boost::json::object& earlier) { return lookback_mismatch(earlier, cand).empty(); };
   for (auto& [id, results] : h.lookback_runs(cand, exclude, limit, against_history, accept))
-    lookback.add_run(analyze(results), id);
+    lookback.add_run(analyze_by_params(results), id);
   return lookback;
 }
 

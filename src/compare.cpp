@@ -295,10 +295,37 @@ MetricChange new_row(const std::string& exp, const std::string& platform, const 
 
 Comparison compare_results(const boost::json::object& base_doc, const boost::json::object& cand_doc,
                            const CompareOptions& options, const Lookback* lookback) {
-  auto base = analyze(base_doc);
-  auto cand = analyze(cand_doc);
+  auto base = analyze_by_params(base_doc);
+  auto cand = analyze_by_params(cand_doc);
   check_same_suite(base, cand);
   Comparison c;
+  // Variants match on their driver and every parameter: an axis only one run varied is
+  // said, and those variants stay unmatched rather than guessed.
+  auto base_axes = variant_axes(base_doc), cand_axes = variant_axes(cand_doc);
+  for (auto& [driver, axes] : base_axes) {
+    auto it = cand_axes.find(driver);
+    std::vector<std::string> only_base, only_cand;
+    for (auto& a : axes)
+      if (it == cand_axes.end() || std::find(it->second.begin(), it->second.end(), a) == it->second.end())
+        only_base.push_back(a);
+    if (it != cand_axes.end())
+      for (auto& a : it->second)
+        if (std::find(axes.begin(), axes.end(), a) == axes.end())
+          only_cand.push_back(a);
+    if (!only_base.empty())
+      c.notes.push_back(fmt::format("{}: parameter {} only in BASE's variants; variants are matched on all their "
+                                    "parameters, so those differing in it are not compared",
+                                    driver, fmt::join(only_base, ", ")));
+    if (!only_cand.empty())
+      c.notes.push_back(fmt::format("{}: parameter {} only in CANDIDATE's variants; variants are matched on all their "
+                                    "parameters, so those differing in it are not compared",
+                                    driver, fmt::join(only_cand, ", ")));
+  }
+  for (auto& [driver, axes] : cand_axes)
+    if (!base_axes.contains(driver))
+      c.notes.push_back(fmt::format("{}: parameter {} only in CANDIDATE's variants; variants are matched on all their "
+                                    "parameters, so those differing in it are not compared",
+                                    driver, fmt::join(axes, ", ")));
   c.lookback_runs = lookback ? lookback->run_ids().size() : 0;
   bool any_common = false;
   for (auto& p : base.platforms)
@@ -346,7 +373,7 @@ Comparison compare_results(const boost::json::object& base_doc, const boost::jso
 
 Comparison compare_with_history(const boost::json::object& cand_doc, const Lookback& lookback,
                                 const CompareOptions& options) {
-  auto cand = analyze(cand_doc);
+  auto cand = analyze_by_params(cand_doc);
   Comparison c;
   c.lookback_runs = lookback.run_ids().size();
   double confidence = 1 - options.alpha;
@@ -383,8 +410,8 @@ Comparison compare_with_history(const boost::json::object& cand_doc, const Lookb
 }
 
 std::string lookback_mismatch(const boost::json::object& earlier, const boost::json::object& candidate) {
-  auto a = analyze(earlier);
-  auto b = analyze(candidate);
+  auto a = analyze_by_params(earlier);
+  auto b = analyze_by_params(candidate);
   try {
     check_same_suite(a, b);
   } catch (const UsageError&) {
@@ -672,18 +699,18 @@ std::vector<std::string> fingerprint_differences(const boost::json::object& base
   if (auto *hb = object_at(base, "host"), *hc = object_at(cand, "host"); hb && hc)
     diff_keys(*hb, *hc, "host", k_host_keys, out);
   auto platforms = [](const boost::json::object& r) {
-    std::map<std::string, const boost::json::object*> m;
+    std::map<std::string, const boost::json::object*> m; // by platform_key(): a variant by its parameters
     if (auto* ps = r.if_contains("platforms"); ps && ps->is_array())
       for (auto& p : ps->get_array())
         if (p.is_object())
           if (auto* n = p.get_object().if_contains("name"); n && n->is_string())
-            m[std::string(n->get_string())] = &p.get_object();
+            m[platform_key(&p.get_object(), n->get_string())] = &p.get_object();
     return m;
   };
   auto pb = platforms(base), pc = platforms(cand);
-  for (auto& [name, b] : pb)
-    if (auto it = pc.find(name); it != pc.end())
-      diff_keys(*b, *it->second, name, fingerprint_keys(name), out);
+  for (auto& [key, b] : pb)
+    if (auto it = pc.find(key); it != pc.end())
+      diff_keys(*b, *it->second, key, fingerprint_keys(platform_driver(b, key)), out);
   return out;
 }
 

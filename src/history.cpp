@@ -188,7 +188,7 @@ History::~History() { sqlite3_close(m_db); }
 
 std::string History::add(const boost::json::object& results, const fs::path& dir) {
   auto id = history_run_id(results);
-  auto a = analyze(results);
+  auto a = analyze_by_params(results);
   exec(m_db, "BEGIN IMMEDIATE;", m_path);
   try {
     Statement del(m_db, "DELETE FROM runs WHERE run_id = ?1;", m_path);
@@ -309,7 +309,7 @@ boost::json::object History::baseline_for(const std::string& against, const boos
   } else if (against == "best") {
     // Score each earlier run by the mean log ratio of its headline means to the
     // candidate's (oriented so that higher is better), over what both measured.
-    auto cand = analyze(candidate);
+    auto cand = analyze_by_params(candidate);
     Statement q(m_db,
                 "SELECT m.run_id, m.platform, m.experiment, m.metric, m.mean, m.higher_is_better FROM metrics m "
                 "JOIN runs r ON r.run_id = m.run_id WHERE r.suite = ?1 AND r.run_id <> ?2 AND r.complete = 1 "
