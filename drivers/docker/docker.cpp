@@ -318,12 +318,15 @@ private:
   }
 
   // Containers and volumes labelled by an earlier virtbench run that did not clean up
-  // (crashed, killed, or its engine went away) are removed; a live run's are left alone.
+  // (crashed, killed, or its engine went away) are removed; a live run's are left alone,
+  // this process's too (another variant of a matrix run, on the same engine).
   awaitable<void> remove_leftovers() {
     auto filters = url_encode(fmt::format(R"({{"label":["{}"]}})", k_run_label));
     auto list_path = "/containers/json?all=1&filters=" + filters;
     auto body = co_await m_client->call("GET", list_path);
     for (auto& c : parse_labelled_containers(body)) {
+      if (c.pid == ::getpid() && c.run_id != m_options.run_id)
+        continue;
       if (c.pid != ::getpid() && is_live_virtbench(c.pid)) {
         log(fmt::format("docker: leaving container {} alone: it belongs to virtbench run {} (pid {}), still running",
                         c.name, c.run_id, c.pid));
@@ -338,7 +341,7 @@ private:
     auto volumes_path = "/volumes?filters=" + filters;
     auto vbody = co_await m_client->call("GET", volumes_path);
     for (auto& vol : parse_labelled_volumes(vbody)) {
-      if (vol.pid != ::getpid() && is_live_virtbench(vol.pid))
+      if ((vol.pid == ::getpid() && vol.name != m_container_name) || (vol.pid != ::getpid() && is_live_virtbench(vol.pid)))
         continue;
       auto del = "/volumes/" + vol.name + "?force=1";
       co_await m_client->call("DELETE", del);
