@@ -733,15 +733,26 @@ private:
         }
         current = nullptr;
         auto& next = m_batches[static_cast<std::size_t>(step.batch - 1)];
+        auto executor = co_await asio::this_coro::executor;
+        using StopOp = decltype(asio::co_spawn(executor, m_slots.front().platform->stop(), asio::deferred));
+        std::vector<StopOp> stops; // all at once, as at the end of the run
+        std::vector<PlatformSlot*> leaving;
         for (auto p : m_batches[static_cast<std::size_t>(batch - 1)]) {
-          auto& leaving = m_slots[p];
-          if (std::find(next.begin(), next.end(), p) != next.end() || !leaving.started || leaving.stopped)
+          auto& slot = m_slots[p];
+          if (std::find(next.begin(), next.end(), p) != next.end() || !slot.started || slot.stopped)
             continue;
-          if (leaving.failure.empty())
-            refresh_platform(leaving);
-          co_await leaving.platform->stop();
-          leaving.stopped = true;
+          if (slot.failure.empty())
+            refresh_platform(slot);
+          stops.push_back(asio::co_spawn(executor, slot.platform->stop(), asio::deferred));
+          leaving.push_back(&slot);
         }
+        if (!stops.empty())
+          co_await asio::experimental::make_parallel_group(std::move(stops))
+              .async_wait(asio::experimental::wait_for_all(), use_awaitable);
+        if (co_await cancelled())
+          throw_cancellation(); // (the run's end stops them again: stop() is idempotent)
+        for (auto* slot : leaving)
+          slot->stopped = true;
         m_results.flush();
         batch = step.batch;
         log_batch(static_cast<std::size_t>(batch - 1));
@@ -1080,6 +1091,17 @@ private:
                             ? fmt::format("iteration {} ({} planned, adaptive: up to {})", step.iteration, exp.iterations,
                                           m_config.max_rounds(exp))
                             : fmt::format("iteration {}/{}", step.iteration, exp.iterations);
+    if (step.batch) {
+      // Native is in every batch, its iterations numbered on: say which of the batch's it is.
+      std::size_t in = 0;
+      for (auto& b : m_batches)
+        in += std::count(b.begin(), b.end(), step.platform);
+      int per_batch = step.warmup ? exp.warmup : exp.iterations;
+      int number = step.warmup ? step.warmup : step.iteration;
+      label = fmt::format("{} {}/{}{} (batch {} of {})", step.warmup ? "warm-up" : "iteration", number,
+                          per_batch * static_cast<int>(in), in > 1 ? fmt::format(", {} a batch", per_batch) : "",
+                          step.batch, m_batches.size());
+    }
     auto raw_rel = fs::path("raw") / raw_name(p.name()) / exp.name /
                    (step.warmup ? fmt::format("warmup-{}.txt", step.warmup) : fmt::format("{}.txt", step.iteration));
     fs::create_directories(m_config.out_dir / raw_rel.parent_path());
