@@ -481,6 +481,21 @@ boost::json::object matrix_results(const std::vector<std::pair<std::string, boos
   return doc;
 }
 
+// The platforms a comparison has rows for, and its notes one a line.
+std::set<std::string> compared_platforms(const Comparison& c) {
+  std::set<std::string> platforms;
+  for (auto& r : c.rows)
+    platforms.insert(r.platform);
+  return platforms;
+}
+
+std::string notes_of(const Comparison& c) {
+  std::string notes;
+  for (auto& n : c.notes)
+    notes += n + "\n";
+  return notes;
+}
+
 } // namespace
 
 TEST_CASE("compare matches variants on their parameters, not their names, and lists parameters one side lacks") {
@@ -491,23 +506,14 @@ TEST_CASE("compare matches variants on their parameters, not their names, and li
   auto cand = matrix_results({{"native", {}},
                               {"qemu[scratch-format=raw,vcpus=1]", {{"scratch-format", "raw"}, {"vcpus", "1"}}}});
   auto c = compare_results(base, cand, CompareOptions{});
-  std::set<std::string> compared;
-  for (auto& r : c.rows)
-    compared.insert(r.platform);
-  CHECK(compared == std::set<std::string>{"native", "qemu[scratch-format=raw,vcpus=1]"});
-  for (auto& n : c.notes)
-    CHECK(n.find("only in") == std::string::npos);
+  CHECK(compared_platforms(c) == std::set<std::string>{"native", "qemu[scratch-format=raw,vcpus=1]"});
+  CHECK(notes_of(c).find("only in") == std::string::npos);
 
   // A variant with a parameter the other run did not vary is not guessed to be the same.
   auto fewer = matrix_results({{"native", {}}, {"qemu[vcpus=1]", {{"vcpus", "1"}}}});
   auto d = compare_results(base, fewer, CompareOptions{});
-  std::set<std::string> matched;
-  for (auto& r : d.rows)
-    matched.insert(r.platform);
-  CHECK(matched == std::set<std::string>{"native"});
-  std::string notes;
-  for (auto& n : d.notes)
-    notes += n + "\n";
+  CHECK(compared_platforms(d) == std::set<std::string>{"native"});
+  auto notes = notes_of(d);
   CHECK(notes.find("qemu: parameter scratch-format only in BASE's variants") != std::string::npos);
   CHECK(notes.find("platform qemu[scratch-format=raw,vcpus=1] is only in BASE") != std::string::npos);
   CHECK(notes.find("platform qemu[vcpus=1] is only in CANDIDATE") != std::string::npos);
@@ -534,12 +540,8 @@ TEST_CASE("results from before the matrix (main at 45d738d) load in report, comp
   CHECK(md.find("| exp1-cpu-2000 | events/s | qemu | 2 |") != std::string::npos);
   CHECK(render_csv(old).find(",raw,batch\r\n") != std::string::npos); // no driver/param columns
   auto c = compare_results(old, old, CompareOptions{});
-  std::set<std::string> platforms;
-  for (auto& r : c.rows)
-    platforms.insert(r.platform);
-  CHECK(platforms == std::set<std::string>{"native", "qemu"});
-  for (auto& n : c.notes)
-    CHECK_MESSAGE(n.find("only in") == std::string::npos, n);
+  CHECK(compared_platforms(c) == std::set<std::string>{"native", "qemu"});
+  CHECK_MESSAGE(notes_of(c).find("only in") == std::string::npos, notes_of(c));
 
   // A matrix run's variant of qemu is not guessed to be the old run's plain qemu.
   auto cand = old;
@@ -552,9 +554,7 @@ TEST_CASE("results from before the matrix (main at 45d738d) load in report, comp
     if (r.as_object().at("platform") == "qemu")
       r.as_object()["platform"] = "qemu[vcpus=1]";
   auto d = compare_results(old, cand, CompareOptions{});
-  std::string notes;
-  for (auto& n : d.notes)
-    notes += n + "\n";
+  auto notes = notes_of(d);
   CHECK(notes.find("qemu: parameter vcpus only in CANDIDATE's variants") != std::string::npos);
   CHECK(notes.find("platform qemu is only in BASE") != std::string::npos);
 
