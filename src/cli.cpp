@@ -434,7 +434,7 @@ void add_driver_options(CLI::App* run, RunArgs& a) {
 
 // Every option of `run`; `calibrate` takes the same ones.
 void add_run_options(CLI::App* run, RunArgs& run_args) {
-  run->add_option("--suite", run_args.suite, "Built-in suite name (quick, coen241-hw1) or a suite .toml file")->capture_default_str();
+  run->add_option("--suite", run_args.suite, "Built-in suite name (quick, coen241-hw1, coen241-hw1-matrix) or a suite .toml file")->capture_default_str();
   std::string known;
   for (auto& name : platform_names())
     known += (known.empty() ? "" : ", ") + name;

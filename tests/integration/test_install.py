@@ -99,7 +99,7 @@ at virtbench compare --format ""; at virtbench --data-dir /tmp ima; at virtbench
         lines = p.stdout.split("\n")
         self.assertEqual(lines[0].split(), ["run", "calibrate", "suites", "image", "doctor", "report", "compare",
                                             "history"], p.stdout)
-        self.assertEqual(lines[1:7], ["coen241-hw1 quick", "coen241-hw1 quick", "build", "text json junit", "image",
+        self.assertEqual(lines[1:7], ["coen241-hw1 coen241-hw1-matrix quick", "coen241-hw1 coen241-hw1-matrix quick", "build", "text json junit", "image",
                                       "--platform"], p.stdout)
 
     def test_installed_binary_finds_its_recipe_from_its_prefix(self):

@@ -324,7 +324,7 @@ class NativeRun(unittest.TestCase):
         p = vbtest.run("run", "--suite", path, "--out", os.path.join(self.tmp, "x"), check=2)
         self.assertIn('missing key "workload"', p.stderr)
         p = vbtest.run("run", "--suite", "no-such-suite", check=2)
-        self.assertIn("built-in suites: coen241-hw1, quick", p.stderr)
+        self.assertIn("built-in suites: coen241-hw1, coen241-hw1-matrix, quick", p.stderr)
         p = vbtest.run("run", "--platform", "native,vmware", check=2)
         self.assertIn('unknown platform "vmware"', p.stderr)
 
