@@ -147,23 +147,23 @@ class NativeRun(unittest.TestCase):
     def test_adaptive_iterations_stop_at_the_target_or_at_the_maximum(self):
         suite = self.cpu_suite()
         data = os.path.join(self.tmp, "data")
-        # cpu is steady enough: three rounds are within ±50 % (t(0.975, 2) = 4.30: a CV up to
-        # 20 %; with two rounds t = 12.7 allows only 5.6 %, which a loaded 2-core host exceeds).
+        # Three rounds are within ±99 % unless they vary by more than 40 % (t(0.975, 2) = 4.30):
+        # met even on a 2-core host busy with builds, where ±50 % (a CV of 20 %) was missed.
         out = os.path.join(self.tmp, "met")
         p = vbtest.run("--data-dir", data, "run", "--suite", suite, "--platform", "native", "--iterations", "3",
-                       "--time", "1", "--target-ci", "50", "--max-iterations", "5", "--out", out, check=0)
+                       "--time", "1", "--target-ci", "99", "--max-iterations", "5", "--out", out, check=0)
         self.assertIn("iteration 3 (3 planned, adaptive: up to 5)", p.stderr)
         self.assertIn("c: target met after 3 round(s): 95% interval half-width native ±", p.stderr)
         r = vbtest.load(out)
         self.assertEqual([x["iteration"] for x in r["runs"] if "warmup" not in x], [1, 2, 3])
         a = r["adaptive"]
-        self.assertEqual((a["target_ci_pct"], a["max_iterations"]), (50, 5))
+        self.assertEqual((a["target_ci_pct"], a["max_iterations"]), (99, 5))
         e = a["experiments"]["c"]
         self.assertEqual((e["planned"], e["max_iterations"], e["rounds"], e["stopped"]), (3, 5, 3, "target met"))
-        self.assertLessEqual(e["half_width_pct"]["native"], 50)
+        self.assertLessEqual(e["half_width_pct"]["native"], 99)
         with open(os.path.join(out, "report.md")) as f:
             report = f.read()
-        self.assertIn("**Adaptive iterations** (`--target-ci 50`)", report)
+        self.assertIn("**Adaptive iterations** (`--target-ci 99`)", report)
         self.assertIn("c took 3 of 3 planned, up to 5 (target met: native ±", report)
 
         # An unreachable target: rounds are added up to the maximum.
@@ -203,7 +203,10 @@ class NativeRun(unittest.TestCase):
         suite = os.path.join(self.tmp, "io.toml")
         with open(suite, "w") as f:
             f.write('name = "io-only"\n[[experiment]]\nname = "f"\nworkload = "fileio"\nthreads = 1\n'
-                    'file-total-size = "8M"\nfile-num = 4\nfile-test-mode = "rndrw"\n')
+                    'file-total-size = "8M"\nfile-num = 4\nfile-test-mode = "rndrw"\n'
+                    # No fsync: page-cache reads and writes vary far less under load than
+                    # fsyncs, so the first case meets its ±99.9 % target (a CV under 40 %).
+                    'file-fsync-freq = 0\nfile-fsync-end = false\n')
         scratch = os.path.join(self.tmp, "scratch")
         # Stopped by the target before its maximum (the data set goes after the stop), and at
         # its maximum (it goes in the last step, known to be the last).
