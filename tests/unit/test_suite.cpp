@@ -11,7 +11,7 @@ using namespace virtbench;
 
 namespace {
 
-std::string error_of(const std::string& toml) {
+std::string suite_error(const std::string& toml) {
   try {
     parse_suite(toml, "my.toml");
   } catch (const UsageError& e) {
@@ -79,45 +79,45 @@ TEST_CASE("a valid suite file parses; --iterations and --time override") {
 TEST_CASE("suite errors name the file, the line, the key and the fix") {
   std::string base = "name = \"t\"\n[[experiment]]\nname = \"c\"\nworkload = \"cpu\"\n";
   SUBCASE("a typo in a key suggests the right one") {
-    auto msg = error_of(base + "cpu-max-prim = 2000\n");
+    auto msg = suite_error(base + "cpu-max-prim = 2000\n");
     CHECK(msg.find("my.toml:5:") == 0);
     CHECK(msg.find("unknown key \"cpu-max-prim\" (did you mean \"cpu-max-prime\"?)") != std::string::npos);
     CHECK(msg.find("allowed keys:") != std::string::npos);
   }
   SUBCASE("a string where a number goes") {
-    auto msg = error_of(base + "cpu-max-prime = \"2000\"\n");
+    auto msg = suite_error(base + "cpu-max-prime = \"2000\"\n");
     CHECK(msg.find("my.toml:5:") == 0);
     CHECK(msg.find("\"cpu-max-prime\" must be an integer ≥ 1, got string \"2000\"; write e.g. cpu-max-prime = 10") != std::string::npos);
   }
   SUBCASE("a negative time") {
-    CHECK(error_of(base + "time = -5\n").find("\"time\" must be ≥ 1, got -5") != std::string::npos);
+    CHECK(suite_error(base + "time = -5\n").find("\"time\" must be ≥ 1, got -5") != std::string::npos);
   }
   SUBCASE("a missing workload") {
-    auto msg = error_of("name = \"t\"\n[[experiment]]\nname = \"c\"\n");
+    auto msg = suite_error("name = \"t\"\n[[experiment]]\nname = \"c\"\n");
     CHECK(msg.find("missing key \"workload\"; add workload = \"cpu\" or workload = \"fileio\"") != std::string::npos);
   }
   SUBCASE("an unknown workload") {
-    auto msg = error_of("name = \"t\"\n[[experiment]]\nname = \"c\"\nworkload = \"memory\"\n");
+    auto msg = suite_error("name = \"t\"\n[[experiment]]\nname = \"c\"\nworkload = \"memory\"\n");
     CHECK(msg.find("\"workload\" must be one of: cpu, fileio; got \"memory\"") != std::string::npos);
   }
   SUBCASE("a fileio key on a cpu experiment") {
-    CHECK(error_of(base + "file-total-size = \"1G\"\n").find("for workload cpu") != std::string::npos);
+    CHECK(suite_error(base + "file-total-size = \"1G\"\n").find("for workload cpu") != std::string::npos);
   }
   SUBCASE("a bad size") {
-    auto msg = error_of("name = \"t\"\n[[experiment]]\nname = \"f\"\nworkload = \"fileio\"\nfile-total-size = \"100MB\"\n");
+    auto msg = suite_error("name = \"t\"\n[[experiment]]\nname = \"f\"\nworkload = \"fileio\"\nfile-total-size = \"100MB\"\n");
     CHECK(msg.find("must be a size such as \"100M\"") != std::string::npos);
   }
   SUBCASE("no experiments") {
-    CHECK(error_of("name = \"t\"\n").find("no experiments") != std::string::npos);
+    CHECK(suite_error("name = \"t\"\n").find("no experiments") != std::string::npos);
   }
   SUBCASE("duplicate names") {
-    CHECK(error_of(base + "[[experiment]]\nname = \"c\"\nworkload = \"cpu\"\n").find("used twice") != std::string::npos);
+    CHECK(suite_error(base + "[[experiment]]\nname = \"c\"\nworkload = \"cpu\"\n").find("used twice") != std::string::npos);
   }
   SUBCASE("not TOML at all") {
-    CHECK(error_of("name = \n").find("my.toml:1: not valid TOML") == 0);
+    CHECK(suite_error("name = \n").find("my.toml:1: not valid TOML") == 0);
   }
   SUBCASE("an unknown top-level key") {
-    CHECK(error_of("name = \"t\"\niteration = 3\n").find("(did you mean \"iterations\"?)") != std::string::npos);
+    CHECK(suite_error("name = \"t\"\niteration = 3\n").find("(did you mean \"iterations\"?)") != std::string::npos);
   }
 }
 
