@@ -272,10 +272,15 @@ RunConfig make_run_config(const RunArgs& a, const GlobalOptions& g, const fs::pa
 fs::path data_dir_of(const GlobalOptions& g) { return g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir); }
 
 // Removes what runs killed before they could clean up left behind (their runtime
-// directories, native's and docker's scratch directories under DATA_DIR/scratch) and says so.
-void sweep_leftovers(const fs::path& data_dir) {
-  for (auto& [parent, prefix] : {std::pair{runtime_parent_dir(), "run-"}, std::pair{data_dir / "scratch", "docker-"},
-                                 std::pair{data_dir / "scratch", "native-"}})
+// directories, native's and docker's scratch directories under DATA_DIR/scratch, and
+// native's under the --scratch-dir of this run's platforms) and says so.
+void sweep_leftovers(const fs::path& data_dir, const std::map<std::string, OptionValues>& platform_values) {
+  std::vector<std::pair<fs::path, const char*>> places = {
+      {runtime_parent_dir(), "run-"}, {data_dir / "scratch", "docker-"}, {data_dir / "scratch", "native-"}};
+  for (auto& [platform, values] : platform_values)
+    if (values.has("scratch-dir") && !values.text("scratch-dir").empty())
+      places.emplace_back(values.text("scratch-dir"), "native-");
+  for (auto& [parent, prefix] : places)
     for (auto& swept : sweep_dead_owners(parent, prefix))
       log_line(fmt::format("virtbench: removed {}, left behind by a run that did not end cleanly: {}",
                            swept.path.string(), swept.reason));
@@ -293,7 +298,7 @@ int execute_run(RunConfig config, const RunArgs& a, const GlobalOptions& g, asio
     std::error_code ec;
     fs::remove_all(config.out_dir / "raw", ec);
   }
-  sweep_leftovers(po.data_dir);
+  sweep_leftovers(po.data_dir, config.platform_values);
   TempDir runtime(runtime_parent_dir(), "run-");
   runtime.record_owner();
   po.runtime_dir = runtime.path();

@@ -90,6 +90,26 @@ class Leftovers(unittest.TestCase):
         self.assertNotIn(f"removed {live}", p.stderr)
         self.assertEqual(self.run_dirs(), [live], "the second run removed its own directory at its end")
 
+    def test_a_dead_runs_directory_under_scratch_dir_is_swept_by_a_run_with_that_scratch_dir(self):
+        scratch = os.path.join(self.tmp, "elsewhere")
+        # What a killed native run leaves under --scratch-dir: its data set directory with the
+        # owner file of a process that is gone (a child of this test, waited for).
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        dead = os.path.join(scratch, "native-dead")
+        os.makedirs(dead)
+        with open(os.path.join(dead, "owner"), "w") as f:
+            f.write(f"{gone.pid} 1\n")
+        with open(os.path.join(dead, "test_file.0"), "w") as f:
+            f.write("x" * 4096)
+        unrelated = os.path.join(scratch, "my-own-files")
+        os.makedirs(unrelated)
+        p = vbtest.run("--data-dir", self.data, "run", "--suite", self.suite, "--platform", "native", "--iterations",
+                       "1", "--scratch-dir", scratch, "--out", os.path.join(self.tmp, "out"), env=self.env, check=0)
+        self.assertIn(f"virtbench: removed {dead}, left behind by a run that did not end cleanly: its owner "
+                      f"(pid {gone.pid}) is no longer running", p.stderr)
+        self.assertEqual(sorted(os.listdir(scratch)), ["my-own-files"], "only the dead run's directory goes")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
