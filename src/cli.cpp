@@ -26,6 +26,8 @@ namespace virtbench {
 
 namespace fs = std::filesystem;
 
+fs::path data_dir_of(const GlobalOptions& g) { return g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir); }
+
 namespace {
 
 struct RunArgs {
@@ -48,6 +50,7 @@ struct RunArgs {
   std::optional<int> max_iterations;
   std::vector<std::string> matrix; // --matrix qemu.vcpus=1,2
   std::optional<int> max_live;
+  std::string db; // --db: the results store; empty: DATA_DIR/history.sqlite
 };
 
 struct CalibrateArgs {
@@ -269,8 +272,6 @@ RunConfig make_run_config(const RunArgs& a, const GlobalOptions& g, const fs::pa
   return config;
 }
 
-fs::path data_dir_of(const GlobalOptions& g) { return g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir); }
-
 // Removes what runs killed before they could clean up left behind (their runtime
 // directories, native's and docker's scratch directories under DATA_DIR/scratch, and
 // native's under the --scratch-dir of this run's platforms) and says so.
@@ -292,6 +293,11 @@ int execute_run(RunConfig config, const RunArgs& a, const GlobalOptions& g, asio
   auto& po = config.platform_options;
   po.runtime_dir = runtime_parent_dir(); // where the run's private directory will be: for the preflight
   preflight(config, a.yes);
+  // A store named by --db (a fleet's PostgreSQL) is reached, its schema made, before
+  // anything is measured: a wrong password is exit 2 now, not after the run.
+  auto store = store_location(a.db, data_dir_of(g));
+  if (store.given)
+    History(store, true);
 
   fs::create_directories(config.out_dir);
   if (a.force) {
@@ -323,7 +329,7 @@ int execute_run(RunConfig config, const RunArgs& a, const GlobalOptions& g, asio
   io.run();
   if (failure)
     std::rethrow_exception(failure);
-  record_history(out_dir, data_dir_of(g), log_line); // warns, never throws
+  record_history(out_dir, store, log_line); // the default store warns; one named by --db throws
   log_line("results: " + (out_dir / "results.json").string());
   return exit_code;
 }
@@ -398,7 +404,7 @@ int calibrate_command(const CalibrateArgs& c, const GlobalOptions& g) {
   if (!results.empty())
     std::cout << fmt::format("compare now uses this history as its noise model: {} run(s) of suite {} on {} are in {}",
                              results.size(), calibration_suite(results), calibration_host(results),
-                             history_db_path(data_dir_of(g)).string())
+                             store_location(a.db, data_dir_of(g)).target)
               << std::endl;
   return worst;
 }
@@ -472,6 +478,7 @@ void add_run_options(CLI::App* run, RunArgs& run_args) {
   run->add_option("--seed", run_args.seed, "Seed for the interleaving shuffle (default: random, recorded in results.json)");
   run->add_option("--sample-interval", run_args.sample_interval_ms, "CPU sampling interval in ms")
       ->check(CLI::Range(10, 60000))->capture_default_str();
+  run->add_option("--db", run_args.db, k_db_option_help);
   add_driver_options(run, run_args);
 }
 

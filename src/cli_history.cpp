@@ -1,5 +1,5 @@
-// `virtbench history`: results over time from history.sqlite, adding runs to it, and
-// change points in each series of it (--changes).
+// `virtbench history`: results over time from the results store, adding runs to it, a
+// per-host summary (--by host), and change points in each series of it (--changes).
 #include "catalog.hpp"
 #include "changepoint.hpp"
 #include "commands.hpp"
@@ -30,14 +30,9 @@ struct HistoryArgs {
   std::string db;
   std::vector<std::string> add;
   bool changes = false;
+  std::string by; // --by host: a summary per host
   ChangePointOptions change_points;
 };
-
-fs::path db_path(const std::string& db_option, const GlobalOptions& g) {
-  if (!db_option.empty())
-    return db_option;
-  return history_db_path(g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir));
-}
 
 // Prints `table` (its first row the header) in aligned columns, columns first..last right-aligned.
 void print_table(const std::vector<std::vector<std::string>>& table, std::size_t right_first, std::size_t right_last) {
@@ -63,11 +58,11 @@ std::string percent(double ratio) { return fmt::format("{:+.1f}%", 100 * (ratio 
 
 // --changes: change points per (host, suite, experiment, platform, metric) series, one
 // table row per change point, then how many series were checked.
-int changes_command(const HistoryArgs& a, const fs::path& path) {
-  History h(path, false);
+int changes_command(const HistoryArgs& a, const StoreLocation& where) {
+  History h(where, false);
   auto rows = h.query(a.filter);
   if (rows.empty()) {
-    std::cout << "no results in " << path.string() << " match\n";
+    std::cout << "no results in " << h.where() << " match\n";
     return 0;
   }
   using Key = std::tuple<std::string, std::string, std::string, std::string, std::string>;
@@ -136,10 +131,36 @@ int changes_command(const HistoryArgs& a, const fs::path& path) {
   return 0;
 }
 
+// --by host: per host × platform × experiment (× metric) the runs, the newest and the
+// mean of the run means, for a store that several hosts write to.
+void print_by_host(const std::vector<HistoryRow>& rows) {
+  struct Summary {
+    std::size_t runs = 0;
+    std::string newest;
+    double sum = 0;
+  };
+  using Key = std::tuple<std::string, std::string, std::string, std::string>;
+  std::map<Key, Summary> by_host;
+  for (auto& r : rows) {
+    auto& s = by_host[{r.hostname, r.platform, r.experiment, r.metric}];
+    ++s.runs;
+    s.newest = std::max(s.newest, r.started_at);
+    s.sum += r.mean;
+  }
+  std::vector<std::vector<std::string>> table = {{"host", "platform", "experiment", "metric", "runs", "mean", "newest"}};
+  for (auto& [key, s] : by_host) {
+    auto& [host, platform, experiment, metric] = key;
+    auto* def = find_metric(metric);
+    table.push_back({host.empty() ? "?" : host, platform, experiment, def ? std::string(def->label) : metric,
+                     std::to_string(s.runs), format_number(s.sum / static_cast<double>(s.runs)), s.newest});
+  }
+  print_table(table, 4, 5);
+}
+
 int history_command(const HistoryArgs& a, const GlobalOptions& g) {
-  auto path = db_path(a.db, g);
+  auto where = store_location(a.db, data_dir_of(g));
   if (!a.add.empty()) {
-    History h(path, true);
+    History h(where, true);
     for (auto& dir : a.add) {
       auto results = load_results(dir);
       std::cout << "added " << h.add(results, fs::is_directory(dir) ? fs::path(dir) : fs::path(dir).parent_path())
@@ -148,21 +169,27 @@ int history_command(const HistoryArgs& a, const GlobalOptions& g) {
     return 0;
   }
   if (a.changes)
-    return changes_command(a, path);
-  History h(path, false);
+    return changes_command(a, where);
+  History h(where, false);
   auto rows = h.query(a.filter);
   if (rows.empty()) {
-    std::cout << "no results in " << path.string() << " match\n";
+    std::cout << "no results in " << h.where() << " match\n";
+    return 0;
+  }
+  if (a.by == "host") {
+    print_by_host(rows);
     return 0;
   }
   std::vector<std::vector<std::string>> table = {
-      {"started", "run id", "suite", "experiment", "platform", "metric", "n", "mean", "95% CI", "CV", "virtbench"}};
+      {"started", "run id", "suite", "experiment", "platform", "metric", "n", "mean", "95% CI", "CV", "virtbench",
+       "host"}};
   for (auto& r : rows) {
     auto* def = find_metric(r.metric);
     table.push_back({r.started_at, r.run_id, r.suite, r.experiment, r.platform,
                      def ? std::string(def->label) : r.metric, std::to_string(r.n), format_number(r.mean),
                      r.n > 1 ? format_number(r.ci_low) + "–" + format_number(r.ci_high) : "–",
-                     r.n > 1 ? fmt::format("{:.1f}%", 100 * r.cv) : "–", r.version});
+                     r.n > 1 ? fmt::format("{:.1f}%", 100 * r.cv) : "–", r.version,
+                     r.hostname.empty() ? "?" : r.hostname});
   }
   print_table(table, 6, 9);
   return 0;
@@ -179,8 +206,12 @@ std::vector<Command> add_history_commands(CLI::App& app, GlobalOptions& global) 
   history->add_option("--metric", hargs->filter.metric, "A metric path or its tail: events_per_sec, latency_ms.p95, p95 ...");
   history->add_option("--suite", hargs->filter.suite, "Only runs of this suite");
   history->add_option("--limit", hargs->filter.limit, "Only the newest N runs");
-  history->add_option("--db", hargs->db, "History database (default: DATA_DIR/history.sqlite)");
+  history->add_option("--db", hargs->db, k_db_option_help);
   history->add_option("--host-name", hargs->filter.hostname, "Only runs on this host (its hostname in results.json)");
+  auto* by = history->add_option("--by", hargs->by,
+                                 "host: one row per host, platform, experiment and metric (the runs, the mean of "
+                                 "their means, the newest), for a store several hosts write to")
+                 ->check(CLI::IsMember({"host"}));
   auto* add = history->add_option("--add", hargs->add,
                                   "Add results directories to the history (repeat for several) instead of listing");
   auto* changes = history->add_flag(
@@ -188,6 +219,7 @@ std::vector<Command> add_history_commands(CLI::App& app, GlobalOptions& global) 
       "Find level shifts in each (host, suite, experiment, platform, metric) series: binary segmentation at the split "
       "with the largest t on log run means, kept when a seeded permutation test gives p < --alpha");
   changes->excludes(add);
+  by->excludes(add)->excludes(changes);
   history->add_option("--alpha", hargs->change_points.alpha, "--changes: significance level of each split")
       ->check(CLI::Range(0.002, 0.5))
       ->capture_default_str()

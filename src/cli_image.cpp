@@ -25,8 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path data_dir_of(const GlobalOptions& g) { return g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir); }
-
 // The files whose content defines the image; their hash names it.
 std::vector<fs::path> recipe_files(const fs::path& recipe) {
   std::vector<fs::path> files;

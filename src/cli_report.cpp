@@ -40,13 +40,8 @@ struct CompareArgs {
   std::string db;
   std::string format = "text";
   bool allow_mismatch = false;
+  bool any_host = false; // --any-host: other hosts' runs as base and in the lookback
 };
-
-fs::path db_path(const std::string& db_option, const GlobalOptions& g) {
-  if (!db_option.empty())
-    return db_option;
-  return history_db_path(g.data_dir.empty() ? default_data_dir() : fs::path(g.data_dir));
-}
 
 int report_command(const ReportArgs& a) {
   auto results = load_results(a.dir);
@@ -77,17 +72,17 @@ std::string describe_run(const boost::json::object& r, const std::string& where)
                      json_text(r.if_contains("started_at")), json_text(r.if_contains("virtbench_version")));
 }
 
-// The lookback: other runs of the candidate's suite, host and setup in the history (for
-// --against history only those before it), never the candidate. Empty when there is no
-// history database and none was asked for.
-Lookback load_lookback(const fs::path& db, const boost::json::object& cand, const std::vector<std::string>& exclude,
-                       std::size_t limit, bool against_history, bool required) {
+// The lookback: other runs of the candidate's suite, host (any with `any_host`) and setup
+// in the history (for --against history only those before it), never the candidate.
+// Empty when there is no history database and none was asked for (--db).
+Lookback load_lookback(const StoreLocation& db, const boost::json::object& cand, const std::vector<std::string>& exclude,
+                       std::size_t limit, bool against_history, bool any_host) {
   Lookback lookback;
-  if (!required && !fs::exists(db))
+  if (!db.given && !fs::exists(db.target))
     return lookback;
   History h(db, false);
   auto accept = [&](const boost::json::object& earlier) { return lookback_mismatch(earlier, cand).empty(); };
-  for (auto& [id, results] : h.lookback_runs(cand, exclude, limit, against_history, accept))
+  for (auto& [id, results] : h.lookback_runs(cand, exclude, limit, against_history, accept, any_host))
     lookback.add_run(analyze_by_params(results), id);
   return lookback;
 }
@@ -118,11 +113,13 @@ int compare_command(const CompareArgs& a, const GlobalOptions& g) {
     if (options.noise == NoiseModel::iterations)
       throw UsageError("compare --against history measures the noise from the history's runs; drop --noise iterations");
     cand = load_results(a.dirs[0]);
-    auto lookback = load_lookback(db_path(a.db, g), cand, {}, a.lookback, true, true);
+    auto db = store_location(a.db, data_dir_of(g));
+    db.given = true; // required: the base is the history
+    auto lookback = load_lookback(db, cand, {}, a.lookback, true, a.any_host);
     auto c = compare_with_history(cand, lookback, options);
-    std::cout << render(c, fmt::format("the history: {} earlier runs of this suite and setup on this host (--against "
+    std::cout << render(c, fmt::format("the history: {} earlier runs of this suite and setup on {} (--against "
                                        "history, --lookback {})",
-                                       lookback.run_ids().size(), a.lookback),
+                                       lookback.run_ids().size(), a.any_host ? "any host" : "this host", a.lookback),
                         describe_run(cand, a.dirs[0]));
     return exit_code(c);
   }
@@ -132,9 +129,9 @@ int compare_command(const CompareArgs& a, const GlobalOptions& g) {
                        std::to_string(a.dirs.size()));
     cand = load_results(a.dirs[0]);
     cand_label = describe_run(cand, a.dirs[0]);
-    History h(db_path(a.db, g), false);
+    History h(store_location(a.db, data_dir_of(g)), false);
     std::string id;
-    base = h.baseline_for(a.against, cand, id);
+    base = h.baseline_for(a.against, cand, id, a.any_host);
     base_label = describe_run(base, "history run " + id + " (--against " + a.against + ")");
   } else {
     if (a.dirs.size() != 2)
@@ -159,7 +156,8 @@ int compare_command(const CompareArgs& a, const GlobalOptions& g) {
   if (options.noise == NoiseModel::automatic)
     // Every run but the candidate: the base is one more draw of the same setup (an unusual
     // base widens the spread instead of making the candidate look changed).
-    lookback = load_lookback(db_path(a.db, g), cand, {history_run_id(cand)}, a.lookback, false, !a.db.empty());
+    lookback = load_lookback(store_location(a.db, data_dir_of(g)), cand, {history_run_id(cand)}, a.lookback, false,
+                             a.any_host);
   auto c = compare_results(base, cand, options, &lookback);
   std::cout << render(c, base_label, cand_label);
   return exit_code(c);
@@ -215,7 +213,10 @@ std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global) {
                                                    "the distribution of the --lookback earlier runs of this suite and setup");
   compare->add_flag("--allow-mismatch", cargs->allow_mismatch,
                     "Compare even when the runs' fingerprints (accelerator, cache mode, limits, host ...) differ");
-  compare->add_option("--db", cargs->db, "History database (default: DATA_DIR/history.sqlite)");
+  compare->add_option("--db", cargs->db, k_db_option_help);
+  compare->add_flag("--any-host", cargs->any_host,
+                    "With --against last|best|history and in the noise model's lookback: runs of every host in the "
+                    "store, not only of the candidate's (its hostname in results.json)");
   compare->add_option("--format", cargs->format, "text, json or junit (JUnit XML for CI: a failure per regression, skipped for undecided)")->check(CLI::IsMember({"text", "json", "junit"}))->capture_default_str();
 
   return {{report, [args] { return report_command(*args); }},

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -14,6 +15,9 @@ struct GlobalOptions {
   std::string data_dir; // --data-dir; empty: default_data_dir()
   std::vector<std::string> argv;
 };
+
+// --data-dir, or default_data_dir() (src/cli.cpp)
+std::filesystem::path data_dir_of(const GlobalOptions& g);
 
 struct Command {
   CLI::App* subcommand;

@@ -1,12 +1,16 @@
-// history.sqlite: add, list, pick a baseline.
+// The results store: add, list, pick a baseline, by host; --db's classification and its
+// refusal of passwords; the SQLite schema's migration. (The PostgreSQL backend against a
+// real server: tests/integration/test_store_pg.py.)
 #include "history.hpp"
 
+#include "store.hpp"
 #include "test_util.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
 #include <boost/json.hpp>
 #include <doctest/doctest.h>
+#include <sqlite3.h>
 
 using namespace virtbench;
 
@@ -17,6 +21,18 @@ boost::json::object fixture(const std::string& name) {
 boost::json::object at(boost::json::object doc, const char* started) {
   doc["started_at"] = started;
   return doc;
+}
+boost::json::object on_host(boost::json::object doc, const char* hostname) {
+  doc["host"].as_object()["hostname"] = hostname;
+  return doc;
+}
+std::string usage_error(const std::string& db) {
+  try {
+    store_location(db, "/data");
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
 }
 } // namespace
 
@@ -117,4 +133,140 @@ TEST_CASE("history: --limit N gives the newest N runs that match the filters, no
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].suite == "other");
   CHECK(rows[0].started_at == "2026-11-05T00:00:00Z");
+}
+
+TEST_CASE("store: --db is a SQLite file unless it is a postgresql:// or postgres:// URL") {
+  auto d = store_location("", "/data");
+  CHECK(d.kind == StoreLocation::Kind::sqlite);
+  CHECK(d.target == "/data/history.sqlite");
+  CHECK_FALSE(d.given);
+  auto f = store_location("runs.sqlite", "/data");
+  CHECK(f.kind == StoreLocation::Kind::sqlite);
+  CHECK(f.target == "runs.sqlite");
+  CHECK(f.given);
+  for (const char* url : {"postgresql://bench@db.example/virtbench", "postgres://db.example:5433/virtbench",
+                          "PostgreSQL://bench@[::1]/vb?sslmode=require", "postgresql:///vb?host=/run/postgresql",
+                          "postgresql://bench@db/vb?passfile=/etc/virtbench/pgpass"}) {
+    INFO(url);
+    auto p = store_location(url, "/data");
+    CHECK(p.kind == StoreLocation::Kind::postgresql);
+    CHECK(p.target == url);
+    CHECK(p.given);
+  }
+  // Not URLs of PostgreSQL: files with odd names.
+  for (const char* file : {"postgresql", "postgresql:/x", "./postgresql://x", "mysql://h/db"})
+    CHECK(store_location(file, "/data").kind == StoreLocation::Kind::sqlite);
+}
+
+TEST_CASE("store: a URL holding a password is refused without repeating the password") {
+  for (const char* url : {"postgresql://bench:s3cret@db.example/virtbench", "postgres://bench:@db/vb",
+                          "postgresql://db.example/virtbench?password=s3cret",
+                          "postgresql://db/vb?sslmode=require&pass%77ord=s3cret", "postgresql://:s3cret@db/vb"}) {
+    INFO(url);
+    auto message = usage_error(url);
+    REQUIRE_FALSE(message.empty());
+    CHECK(message.find("s3cret") == std::string::npos);
+    CHECK(message.find("~/.pgpass") != std::string::npos);
+    CHECK(message.find("PGPASSFILE") != std::string::npos);
+    CHECK(message.find("***") != std::string::npos);
+  }
+  CHECK(usage_error("postgresql://bench:s3cret@db.example/virtbench").rfind("--db postgresql://bench:***@db.example/virtbench:", 0) == 0);
+  // A user name alone, a passfile, a parameter that only contains "password": accepted.
+  CHECK(usage_error("postgresql://bench@db/vb?passfile=/p").empty());
+  CHECK(usage_error("postgresql://db/vb?application_name=password").empty());
+}
+
+TEST_CASE("store: a PostgreSQL server that is not there is one line naming the URL, exit 1; a bad URL exit 2") {
+  TempDir dir(std::filesystem::temp_directory_path(), "vb-nopg-");
+  // A socket directory with no server in it: nothing leaves the host.
+  auto url = "postgresql:///vb?host=" + dir.path().string();
+  try {
+    History h(store_location(url, "/data"), true);
+    FAIL("connected to nothing");
+  } catch (const UsageError& e) {
+    FAIL(e.what());
+  } catch (const Error& e) {
+    std::string m = e.what();
+    CHECK(m.find(url) != std::string::npos);
+    CHECK(m.find('\n') == std::string::npos);
+    CHECK(m.find("pg_isready") != std::string::npos);
+  }
+  CHECK_THROWS_AS(History(store_location("postgresql://localhost:notaport/vb", "/data"), true), UsageError);
+}
+
+TEST_CASE("store: a history.sqlite of the schema before versioning is migrated, its runs kept") {
+  TempDir dir(std::filesystem::temp_directory_path(), "vb-history-");
+  auto db = dir.path() / "history.sqlite";
+  {
+    // The schema and rows as virtbench wrote them before the store had versions.
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+    const char* old = R"(
+CREATE TABLE runs (run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, suite TEXT NOT NULL,
+  hostname TEXT, virtbench_version TEXT, dir TEXT, complete INTEGER NOT NULL, results TEXT NOT NULL);
+CREATE TABLE metrics (run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, platform TEXT NOT NULL,
+  experiment TEXT NOT NULL, metric TEXT NOT NULL, headline INTEGER NOT NULL, higher_is_better INTEGER NOT NULL,
+  n INTEGER NOT NULL, mean REAL, stddev REAL, ci_low REAL, ci_high REAL, cv REAL,
+  PRIMARY KEY (run_id, platform, experiment, metric));
+CREATE INDEX runs_by_suite ON runs (suite, started_at);
+INSERT INTO runs VALUES ('20261101T000000-abcdef', '2026-11-01T00:00:00Z', NULL, 'quick', 'vm', '0.1', '/r', 1, '{}');
+INSERT INTO metrics VALUES ('20261101T000000-abcdef', 'native', 'cpu', 'metrics.events_per_sec', 1, 1, 3, 1234.5,
+  1, 1, 2, 0.01);
+)";
+    REQUIRE(sqlite3_exec(raw, old, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  History h(db, false);
+  CHECK(h.schema_version() == store::k_schema_version);
+  auto rows = h.query({});
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].run_id == "20261101T000000-abcdef");
+  CHECK(rows[0].mean == 1234.5);
+  CHECK(rows[0].hostname == "vm");
+  h.add(at(fixture("native-a"), "2026-11-03T00:00:00Z"), {});
+  HistoryFilter f;
+  f.experiment = "cpu";
+  CHECK(h.query(f).size() == 1);
+  History again(db, false); // a current schema is opened as it is
+  CHECK(again.schema_version() == store::k_schema_version);
+}
+
+TEST_CASE("store: last and best come from the candidate's host unless any host; the lookback too") {
+  TempDir dir(std::filesystem::temp_directory_path(), "vb-history-");
+  History h(dir.path() / "history.sqlite", true);
+  auto here_old = h.add(at(fixture("native-a-cpu-20pct-slower"), "2026-11-01T00:00:00Z"), {});
+  auto there_new = h.add(on_host(at(fixture("native-a-cpu-20pct-faster"), "2026-11-02T00:00:00Z"), "bench-2"), {});
+  auto candidate = at(fixture("native-a"), "2026-11-03T00:00:00Z");
+  h.add(candidate, {});
+  std::string chosen;
+  h.baseline_for("last", candidate, chosen);
+  CHECK(chosen == here_old);
+  h.baseline_for("last", candidate, chosen, true);
+  CHECK(chosen == there_new);
+  h.baseline_for("best", candidate, chosen);
+  CHECK(chosen == here_old);
+  h.baseline_for("best", candidate, chosen, true);
+  CHECK(chosen == there_new);
+  h.baseline_for(there_new, candidate, chosen); // a run id: whichever host it is from
+  CHECK(chosen == there_new);
+  auto elsewhere = on_host(candidate, "bench-3");
+  try {
+    h.baseline_for("last", elsewhere, chosen);
+    FAIL("a baseline from another host");
+  } catch (const UsageError& e) {
+    CHECK(std::string(e.what()).find("on host \"bench-3\"") != std::string::npos);
+    CHECK(std::string(e.what()).find("--any-host") != std::string::npos);
+  }
+  auto all = [](const boost::json::object&) { return true; };
+  auto here = h.lookback_runs(candidate, {}, 10, true, all);
+  REQUIRE(here.size() == 1);
+  CHECK(here[0].first == here_old);
+  CHECK(h.lookback_runs(candidate, {}, 10, true, all, true).size() == 2);
+
+  HistoryFilter f;
+  f.hostname = "bench-2";
+  auto rows = h.query(f);
+  REQUIRE_FALSE(rows.empty());
+  for (auto& r : rows)
+    CHECK(r.run_id == there_new);
 }
