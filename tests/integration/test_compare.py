@@ -43,11 +43,7 @@ class Compare(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def write(self, name, doc):
-        d = os.path.join(self.tmp, name)
-        os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, "results.json"), "w") as f:
-            json.dump(doc, f)
-        return d
+        return vbtest.write_results(self.tmp, name, doc)
 
     def compare(self, *args, check=None):
         return vbtest.run("--data-dir", self.empty_data, "compare", *args, check=check)

@@ -13,24 +13,7 @@ import vbtest  # noqa: E402
 DATA = os.environ.get("VIRTBENCH_TEST_DATA") or os.path.join(os.path.dirname(__file__), "..", "data")
 RESULTS = os.path.join(DATA, "results")
 
-CPU_SUITE = """name = "cpu-pair"
-description = "Two short cpu experiments for the report integration test"
-iterations = 3
-
-[[experiment]]
-name = "cpu-small"
-workload = "cpu"
-cpu-max-prime = 2000
-time = 1
-warmup = 0
-
-[[experiment]]
-name = "cpu-large"
-workload = "cpu"
-cpu-max-prime = 20000
-time = 1
-warmup = 0
-"""
+CPU_SUITE = vbtest.CPU_SUITE
 
 
 def read(path):

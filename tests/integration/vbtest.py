@@ -9,6 +9,36 @@ import time
 VIRTBENCH = os.environ.get("VIRTBENCH") or sys.exit("VIRTBENCH is not set: run through `meson test`")
 
 
+# Two short cpu experiments (1 s iterations, no warm-up): runs that take seconds.
+CPU_SUITE = """name = "cpu-pair"
+description = "Two short cpu experiments for the integration tests"
+iterations = 3
+
+[[experiment]]
+name = "cpu-small"
+workload = "cpu"
+cpu-max-prime = 2000
+time = 1
+warmup = 0
+
+[[experiment]]
+name = "cpu-large"
+workload = "cpu"
+cpu-max-prime = 20000
+time = 1
+warmup = 0
+"""
+
+
+def write_results(parent, name, doc):
+    """Writes `doc` as parent/name/results.json; returns the directory."""
+    d = os.path.join(parent, name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "results.json"), "w") as f:
+        json.dump(doc, f)
+    return d
+
+
 def run(*args, check=None, timeout=900, **kw):
     """Runs virtbench with args; returns CompletedProcess (text). check: expected exit code."""
     p = subprocess.run([VIRTBENCH, *args], capture_output=True, text=True, timeout=timeout, **kw)
