@@ -93,14 +93,15 @@ class Install(unittest.TestCase):
         probe = f'''source {script}
 at() {{ COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _virtbench; echo "${{COMPREPLY[*]}}"; }}
 at virtbench ""; at virtbench run --suite ""; at virtbench suites ""; at virtbench image b
-at virtbench compare --format ""; at virtbench --data-dir /tmp ima; at virtbench run --pl'''
+at virtbench compare --format ""; at virtbench --data-dir /tmp ima; at virtbench run --pl
+at virtbench history --by ""; at virtbench compare --any'''
         p = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
         lines = p.stdout.split("\n")
         self.assertEqual(lines[0].split(), ["run", "calibrate", "suites", "image", "doctor", "report", "compare",
                                             "history"], p.stdout)
-        self.assertEqual(lines[1:7], ["coen241-hw1 coen241-hw1-matrix quick", "coen241-hw1 coen241-hw1-matrix quick", "build", "text json junit", "image",
-                                      "--platform"], p.stdout)
+        self.assertEqual(lines[1:9], ["coen241-hw1 coen241-hw1-matrix quick", "coen241-hw1 coen241-hw1-matrix quick", "build", "text json junit", "image",
+                                      "--platform", "host", "--any-host"], p.stdout)
 
     def test_installed_binary_finds_its_recipe_from_its_prefix(self):
         row = recipe_row(self.root + "/" + OPTIONS["bindir"] + "/virtbench", self.data)
