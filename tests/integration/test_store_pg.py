@@ -76,10 +76,10 @@ class Cluster:
         return self.tool("psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", self.dir, "-p",
                          str(self.port), "-U", "postgres", "-d", database, "-c", statement).strip()
 
-    def passfile(self, name, password):
+    def passfile(self, name, password, database=DATABASE):
         path = os.path.join(self.dir, name)
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-            f.write(f"127.0.0.1:{self.port}:{DATABASE}:{ROLE}:{password}\n")
+            f.write(f"127.0.0.1:{self.port}:{database}:{ROLE}:{password}\n")
         return path
 
     def stop(self):
@@ -144,6 +144,10 @@ class PostgresStore(unittest.TestCase):
         for db in (with_password, self.url + "?password=" + PASSWORD):
             p = self.vb("history", "--db", db, "--add", os.path.join(RESULTS, "native-a"), check=2)
             self.assert_one_line(p, "a password in the URL is refused", "~/.pgpass", "PGPASSFILE")
+        no_db = self.url.rsplit("/", 1)[0] + "/nosuchdb"
+        p = self.vb("history", "--db", no_db, "--add", os.path.join(RESULTS, "native-a"), check=2,
+                    env=dict(self.env, PGPASSFILE=self.cluster.passfile("pgpass-any", PASSWORD, "*")))
+        self.assert_one_line(p, no_db, 'database "nosuchdb" does not exist', "createdb")
         p = self.vb("history", "--db", self.url, check=2)  # no tables yet: a clear line, none made
         self.assert_one_line(p, "holds no virtbench results yet")
         self.assertEqual(self.cluster.sql("SELECT to_regclass('runs') IS NULL", DATABASE), "t")
@@ -198,18 +202,21 @@ class PostgresStore(unittest.TestCase):
         self.assertTrue(all(m[-3] == "2" for m in mine), p.stdout)  # runs
         self.assertEqual(len([l for l in lines[1:] if l.startswith("bench-2 ")]), 4, p.stdout)  # four experiments
 
-        # compare --against last: the newer of the two runs against the older, both here;
-        # a copy of the candidate from another host, newer still, is taken only with --any-host.
+        # compare --against last: a later run here (a copy of run 1, started later) takes the
+        # newer of the two runs, not another host's run started after both; --any-host takes that.
         docs = [vbtest.load(os.path.join(self.tmp, f"run{n}")) for n in (1, 2)]
         newer = 0 if (docs[0]["started_at"], ids[0]) > (docs[1]["started_at"], ids[1]) else 1
-        cand_dir = os.path.join(self.tmp, f"run{newer + 1}")
-        elsewhere = copy.deepcopy(docs[newer])
+        later = copy.deepcopy(docs[0])
+        later["started_at"] = "2030-01-01T00:00:02Z"
+        cand_dir = self.write("later", later)
+        elsewhere = copy.deepcopy(docs[0])
         elsewhere["host"]["hostname"] = "bench-3"
+        elsewhere["started_at"] = "2030-01-01T00:00:01Z"
         p = self.vb("history", "--db", self.url, "--add", self.write("bench-3", elsewhere), check=0)
         elsewhere_id = p.stdout.split()[1]
         p = self.vb("compare", cand_dir, "--against", "last", "--db", self.url)
         self.assertIn(p.returncode, (0, 1), p.stderr)
-        self.assertIn(f"history run {ids[1 - newer]} (--against last)", p.stdout)
+        self.assertIn(f"history run {ids[newer]} (--against last)", p.stdout)
         p = self.vb("compare", cand_dir, "--against", "last", "--any-host", "--db", self.url)
         self.assertIn(p.returncode, (0, 1), p.stderr)
         self.assertIn(f"history run {elsewhere_id} (--against last)", p.stdout)
