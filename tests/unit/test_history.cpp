@@ -270,3 +270,31 @@ TEST_CASE("store: last and best come from the candidate's host unless any host; 
   for (auto& r : rows)
     CHECK(r.run_id == there_new);
 }
+
+TEST_CASE("store: recording a run warns for the default store and fails for one named by --db") {
+  TempDir dir(std::filesystem::temp_directory_path(), "vb-history-");
+  auto out = dir.path() / "run";
+  std::filesystem::create_directories(out);
+  write_file_atomic(out / "results.json", boost::json::serialize(fixture("native-a")));
+  write_file_atomic(dir.path() / "not-a-dir", "");
+  std::vector<std::string> logged;
+  auto log = [&](const std::string& line) { logged.push_back(line); };
+  // The store's directory is a file: it cannot be made.
+  auto broken = store_location("", dir.path() / "not-a-dir");
+  CHECK_NOTHROW(record_history(out, broken, log));
+  REQUIRE(logged.size() == 1);
+  CHECK(logged[0].rfind("warning: history not updated: ", 0) == 0);
+  auto named = store_location((dir.path() / "not-a-dir" / "h.sqlite").string(), "/data");
+  try {
+    record_history(out, named, log);
+    FAIL("a store named by --db failed quietly");
+  } catch (const Error& e) {
+    std::string m = e.what();
+    CHECK(m.find("its results stay in " + out.string()) != std::string::npos);
+    CHECK(m.find("virtbench history --add " + out.string() + " --db " + named.target) != std::string::npos);
+  }
+  auto good = store_location((dir.path() / "h.sqlite").string(), "/data");
+  record_history(out, good, log);
+  CHECK(logged.back().rfind("history: recorded run ", 0) == 0);
+  CHECK(History(good, false).query({}).size() == 4);
+}
