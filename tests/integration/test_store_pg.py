@@ -223,6 +223,19 @@ class PostgresStore(unittest.TestCase):
         p = self.vb("compare", os.path.join(RESULTS, "native-b"), "--against", "last", "--db", self.url, check=2)
         self.assert_one_line(p, 'on host "vm"', "--any-host")  # native-b's host; no run of it in the store
 
+        # The same data as the SQLite store: the same runs added there list the same.
+        sqlite_db = os.path.join(self.tmp, "history.sqlite")
+        self.vb("history", "--db", sqlite_db, "--add", other_dir, "--add", os.path.join(self.tmp, "run1"), check=0)
+
+        def listed(db, *args, run_id=None):
+            lines = self.vb("history", "--db", db, *args, check=0).stdout.splitlines()
+            return [l for l in lines if run_id is None or run_id in l]
+        for args in (["--metric", "p95"], ["--by", "host"], []):
+            self.assertEqual(listed(sqlite_db, "--host-name", "bench-2", *args),
+                             listed(self.url, "--host-name", "bench-2", *args), args)
+        for args in (["--metric", "p95"], ["--metric", "latency_ms.max"], []):
+            self.assertEqual(listed(sqlite_db, *args, run_id=ids[0]), listed(self.url, *args, run_id=ids[0]), args)
+
         # Wrong password against the populated store: exit 2, nothing added.
         before = self.count("runs")
         p = self.vb("history", "--db", self.url, "--add", os.path.join(RESULTS, "native-b"), check=2,
