@@ -116,7 +116,8 @@ std::optional<long> live_pid_file(const fs::path& dir) {
 
 } // namespace
 
-std::vector<SweptDir> sweep_dead_owners(const fs::path& parent, std::string_view prefix) {
+std::vector<SweptDir> sweep_dead_owners(const fs::path& parent, std::string_view prefix,
+                                        const std::function<std::string(const fs::path&)>& before_remove) {
   std::vector<SweptDir> swept;
   std::error_code ec;
   for (auto& entry : fs::directory_iterator(parent, ec)) {
@@ -145,6 +146,13 @@ std::vector<SweptDir> sweep_dead_owners(const fs::path& parent, std::string_view
     }
     if (auto daemon = live_pid_file(entry.path()))
       continue; // still used by a process of that run; its driver stops it (e.g. a private dockerd)
+    if (before_remove) {
+      try {
+        if (auto did = before_remove(entry.path()); !did.empty())
+          reason += "; " + did;
+      } catch (...) {
+      }
+    }
     fs::remove_all(entry.path(), ec);
     if (!ec)
       swept.push_back({entry.path(), reason});

@@ -2,6 +2,7 @@
 // Small filesystem helpers that know nothing of virtbench.
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,8 +47,11 @@ struct SweptDir {
 // (TempDir::record_owner) names a process that is gone, or a process of that pid started at
 // another time (the pid was reused); also those without an owner file untouched for a day
 // (left by a virtbench that recorded none). A directory holding a `*.pid` file of a live
-// process (a daemon of that run, still running) is left alone. Never throws.
-std::vector<SweptDir> sweep_dead_owners(const std::filesystem::path& parent, std::string_view prefix);
+// process (a daemon of that run, still running) is left alone. `before_remove` (optional)
+// runs on each directory about to be removed (to end a helper the dead run left) and what
+// it returns is added to the reason. Never throws.
+std::vector<SweptDir> sweep_dead_owners(const std::filesystem::path& parent, std::string_view prefix,
+                                        const std::function<std::string(const std::filesystem::path&)>& before_remove = {});
 
 // The start time of process `pid` in clock ticks since boot (field 22 of /proc/PID/stat);
 // nullopt when there is no such process.

@@ -1,5 +1,6 @@
 #include "util/process.hpp"
 
+#include "util/child.hpp"
 #include "util/error.hpp"
 
 #include <boost/process/v2/environment.hpp>
@@ -23,28 +24,6 @@ namespace virtbench {
 namespace bp = boost::process::v2;
 
 namespace {
-
-// Launcher initializer: the child becomes the leader of a new process group, so a
-// timeout or Ctrl-C can kill it together with everything it started.
-// It also swaps in an environment when one is given (Process v2's own
-// process_environment needs a compiled library Debian does not ship).
-struct NewProcessGroup {
-  const char* const* env = nullptr;
-
-  template <typename Launcher, typename Path>
-  bp::error_code on_setup(Launcher& launcher, const Path&, const char* const*&) {
-    if (env)
-      launcher.env = env;
-    return {};
-  }
-
-  template <typename Launcher, typename Path>
-  bp::error_code on_exec_setup(Launcher&, const Path&, const char* const*&) {
-    if (::setpgid(0, 0) != 0)
-      return bp::error_code(errno, boost::system::system_category());
-    return {};
-  }
-};
 
 // Kills the process group on scope exit unless disarmed: the guarantee that a
 // cancelled or failed wait never leaves the workload running.
@@ -125,6 +104,7 @@ awaitable<ProcessResult> run_process(std::vector<std::string> argv, ProcessOptio
   std::vector<std::string> args(argv.begin() + 1, argv.end());
 
   asio::readable_pipe out_pipe(executor), err_pipe(executor);
+  asio::writable_pipe in_pipe(executor);
 
   rusage before{};
   ::getrusage(RUSAGE_CHILDREN, &before);
@@ -133,11 +113,6 @@ awaitable<ProcessResult> run_process(std::vector<std::string> argv, ProcessOptio
   ProcessResult result;
   std::optional<bp::process> proc;
   try {
-    bp::process_stdio stdio{nullptr, out_pipe, err_pipe};
-    if (options.pass_through_stderr) {
-      stdio.err = bp::detail::process_error_binding(STDERR_FILENO);
-      err_pipe.close();
-    }
     auto cwd = options.cwd.empty() ? std::filesystem::current_path() : options.cwd;
     std::vector<std::string> env_strings;
     std::vector<const char*> env;
@@ -150,8 +125,20 @@ awaitable<ProcessResult> run_process(std::vector<std::string> argv, ProcessOptio
         env.push_back(e.c_str());
       env.push_back(nullptr);
     }
-    proc.emplace(executor, exe, args, std::move(stdio), bp::process_start_dir{cwd.string()},
-                 NewProcessGroup{env.empty() ? nullptr : env.data()});
+    // (A binding owns the pipe end it made: built in place, never assigned.)
+    auto start = [&](auto&& in) {
+      bp::process_stdio stdio{in, out_pipe, err_pipe};
+      if (options.pass_through_stderr) {
+        stdio.err = bp::detail::process_error_binding(STDERR_FILENO);
+        err_pipe.close();
+      }
+      proc.emplace(executor, exe, args, std::move(stdio), bp::process_start_dir{cwd.string()},
+                   ChildSetup{env.empty() ? nullptr : env.data(), options.die_with_parent});
+    };
+    if (options.hold_stdin)
+      start(in_pipe);
+    else
+      start(nullptr);
   } catch (...) {
     rethrow_with_context("start " + format_argv(argv));
   }
@@ -179,6 +166,7 @@ awaitable<ProcessResult> run_process(std::vector<std::string> argv, ProcessOptio
   co_await (read_all(out_pipe, result.out, options.max_output, overflow) &&
             read_all(err_pipe, result.err, options.max_output, overflow) && proc->async_wait(use_awaitable));
   int native_status = proc->native_exit_code();
+  in_pipe.close();
   killer.armed = false;
   // Descendants that outlived the leader (daemonised helpers) must not outlive the run.
   ::kill(-killer.pgid, SIGKILL);

@@ -22,6 +22,12 @@ struct ProcessOptions {
   bool pass_through_stderr = false; // the child's stderr goes to ours (progress of long jobs)
   std::vector<std::pair<std::string, std::string>> env = {}; // added to the inherited environment
   std::size_t max_output = k_max_process_output;             // per stream; then SIGKILL to the group
+  // stdin is a pipe held open (nothing written) until the child exits, instead of /dev/null:
+  // an ssh client then keeps the remote command's stdin open, and the remote side sees its
+  // end (EOF) when the client goes away.
+  bool hold_stdin = false;
+  // The kernel sends the child SIGKILL when virtbench dies, even by SIGKILL (PR_SET_PDEATHSIG).
+  bool die_with_parent = false;
 };
 
 struct ProcessResult {
