@@ -6,9 +6,11 @@
 #include "history.hpp"
 #include "host.hpp"
 #include "registry.hpp"
+#include "remote_host.hpp"
 #include "report.hpp"
 #include "results.hpp"
 #include "runner.hpp"
+#include "ssh.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "version.hpp"
@@ -51,6 +53,8 @@ struct RunArgs {
   std::vector<std::string> matrix; // --matrix qemu.vcpus=1,2
   std::optional<int> max_live;
   std::string db; // --db: the results store; empty: DATA_DIR/history.sqlite
+  std::string host;       // --host ssh://user@host:port; empty: this host
+  std::string ssh_config; // --ssh-config FILE (ssh -F)
 };
 
 struct CalibrateArgs {
@@ -248,10 +252,22 @@ RunConfig make_run_config(const RunArgs& a, const GlobalOptions& g, const fs::pa
                                  std::count_if(config.platforms.begin(), config.platforms.end(),
                                                [&](auto& p) { return config.counts_as_live(p); })));
 
+  if (!a.host.empty()) {
+    parse_ssh_url(a.host); // UsageError for a bad one, before anything starts
+    for (auto& p : config.platforms)
+      if (config.driver_of(p) != "native")
+        throw UsageError(fmt::format("--host {}: only the native platform runs on a remote host so far; drop {} "
+                                     "from --platform (or run virtbench on that host itself)",
+                                     a.host, config.driver_of(p)));
+  } else if (!a.ssh_config.empty()) {
+    throw UsageError("--ssh-config is the ssh configuration for --host; give --host ssh://user@host too");
+  }
+
   bool has_fileio = std::any_of(config.suite.experiments.begin(), config.suite.experiments.end(),
                                 [](auto& e) { return e.workload == Workload::fileio; });
   config.drop_caches = !a.no_drop_caches;
-  if (has_fileio && config.drop_caches && !can_drop_host_caches())
+  // (On a --host, checked there once connected: execute_run.)
+  if (a.host.empty() && has_fileio && config.drop_caches && !can_drop_host_caches())
     throw UsageError("dropping caches before fileio runs needs root (it writes /proc/sys/vm/drop_caches); "
                      "run as root, or pass --no-drop-caches to measure with a warm page cache");
 
@@ -273,25 +289,73 @@ RunConfig make_run_config(const RunArgs& a, const GlobalOptions& g, const fs::pa
 }
 
 // Removes what runs killed before they could clean up left behind (their runtime
-// directories, native's and docker's scratch directories under DATA_DIR/scratch, and
-// native's under the --scratch-dir of this run's platforms) and says so.
-void sweep_leftovers(const fs::path& data_dir, const std::map<std::string, OptionValues>& platform_values) {
+// directories, and an SSH master still running there; native's and docker's scratch
+// directories under DATA_DIR/scratch, and native's under the --scratch-dir of the
+// platforms in `local_values`) and says so.
+void sweep_leftovers(const fs::path& data_dir, const std::map<std::string, OptionValues>& local_values) {
   std::vector<std::pair<fs::path, const char*>> places = {
       {runtime_parent_dir(), "run-"}, {data_dir / "scratch", "docker-"}, {data_dir / "scratch", "native-"}};
-  for (auto& [platform, values] : platform_values)
+  for (auto& [platform, values] : local_values)
     if (values.has("scratch-dir") && !values.text("scratch-dir").empty())
       places.emplace_back(values.text("scratch-dir"), "native-");
   for (auto& [parent, prefix] : places)
-    for (auto& swept : sweep_dead_owners(parent, prefix))
+    for (auto& swept : sweep_dead_owners(parent, prefix, sweep_ssh_master))
       log_line(fmt::format("virtbench: removed {}, left behind by a run that did not end cleanly: {}",
                            swept.path.string(), swept.reason));
 }
 
 // One run start to finish on `io` (preflight, the run, history); returns its exit code.
 // `stop_io` stops `io` when the run is done, for a caller that keeps other work on it.
+// The run's private runtime directory (0700, its owner recorded for the sweep), after the
+// sweep of dead runs' ones.
+// `local_values`: the option values of platforms that run on this host (a remote run's
+// --scratch-dir is a directory there, which the remote's own sweep covers).
+void make_runtime_dir(std::optional<TempDir>& runtime, PlatformOptions& po,
+                      const std::map<std::string, OptionValues>& local_values) {
+  sweep_leftovers(po.data_dir, local_values);
+  runtime.emplace(runtime_parent_dir(), "run-");
+  runtime->record_owner();
+  po.runtime_dir = runtime->path();
+}
+
+// The connection to --host and the run's remote directory there; throws UsageError or Error
+// (ssh's failure classified, ssh.hpp) before anything runs.
+void connect_remote(const RunArgs& a, RunConfig& config, std::optional<SshConnection>& ssh,
+                    std::optional<RemoteHost>& remote) {
+  auto& po = config.platform_options;
+  SshSettings settings{parse_ssh_url(a.host), a.ssh_config};
+  ssh.emplace(std::move(settings), po.runtime_dir);
+  ssh->open();
+  std::string scratch_parent;
+  if (auto it = config.platform_values.find("native"); it != config.platform_values.end())
+    scratch_parent = it->second.text("scratch-dir");
+  remote.emplace(*ssh, local_host(), po.run_id, scratch_parent);
+  remote->open();
+  config.host = &*remote;
+  po.host = &*remote;
+  bool has_fileio = std::any_of(config.suite.experiments.begin(), config.suite.experiments.end(),
+                                [](auto& e) { return e.workload == Workload::fileio; });
+  if (has_fileio && config.drop_caches && !remote->can_drop_caches())
+    throw UsageError("dropping caches before fileio runs needs root on " + a.host +
+                     " (it writes /proc/sys/vm/drop_caches there); log in as root (ssh://root@...), or pass "
+                     "--no-drop-caches to measure with a warm page cache");
+}
+
+// One run start to finish on `io` (preflight, the run, history); returns its exit code.
+// `stop_io` stops `io` when the run is done, for a caller that keeps other work on it.
 int execute_run(RunConfig config, const RunArgs& a, const GlobalOptions& g, asio::io_context& io, bool stop_io) {
   auto& po = config.platform_options;
-  po.runtime_dir = runtime_parent_dir(); // where the run's private directory will be: for the preflight
+  // Destroyed in reverse: the remote's directory and reader, the master, the runtime directory.
+  std::optional<TempDir> runtime;
+  std::optional<SshConnection> ssh;
+  std::optional<RemoteHost> remote;
+  if (!a.host.empty()) {
+    // The master's socket lives in the runtime directory, and the preflight asks the remote.
+    make_runtime_dir(runtime, po, {});
+    connect_remote(a, config, ssh, remote);
+  } else {
+    po.runtime_dir = runtime_parent_dir(); // where the run's private directory will be: for the preflight
+  }
   preflight(config, a.yes);
   // A store named by --db (a fleet's PostgreSQL) is reached, its schema made, before
   // anything is measured: a wrong password is exit 2 now, not after the run.
@@ -304,13 +368,11 @@ int execute_run(RunConfig config, const RunArgs& a, const GlobalOptions& g, asio
     std::error_code ec;
     fs::remove_all(config.out_dir / "raw", ec);
   }
-  sweep_leftovers(po.data_dir, config.platform_values);
-  TempDir runtime(runtime_parent_dir(), "run-");
-  runtime.record_owner();
-  po.runtime_dir = runtime.path();
+  if (!runtime)
+    make_runtime_dir(runtime, po, config.platform_values);
 
-  log_line(fmt::format("virtbench {}: suite {} on {} -> {}", version(), config.suite.name, a.platforms,
-                       config.out_dir.string()));
+  log_line(fmt::format("virtbench {}: suite {} on {}{} -> {}", version(), config.suite.name, a.platforms,
+                       a.host.empty() ? "" : " at " + remote->location(), config.out_dir.string()));
   if (config.adaptive())
     log_line(fmt::format("adaptive: more rounds while a platform's 95% interval half-width is above {:g}% of its "
                          "mean, up to {} rounds",
@@ -327,6 +389,13 @@ int execute_run(RunConfig config, const RunArgs& a, const GlobalOptions& g, asio
   });
   io.restart();
   io.run();
+  if (remote) {
+    if (auto problem = remote->close(); !problem.empty()) {
+      log_line("warning: " + problem);
+      exit_code = std::max(exit_code, 1);
+    }
+    ssh->close();
+  }
   if (failure)
     std::rethrow_exception(failure);
   record_history(out_dir, store, log_line); // the default store warns; one named by --db throws
@@ -443,7 +512,28 @@ void add_driver_options(CLI::App* run, RunArgs& a) {
   }
 }
 
-// Every option of `run`; `calibrate` takes the same ones.
+
+// `virtbench exec --host URL -- CMD ARG...`: one command on the remote host exactly as a run
+// runs its commands there (argv quoted for the remote shell, through one SSH master).
+int exec_command(const std::string& host, const std::string& ssh_config, const std::vector<std::string>& argv,
+                 const GlobalOptions& g) {
+  if (argv.empty())
+    throw UsageError("exec: no command given; e.g. virtbench exec --host ssh://root@bench-2 -- uname -a");
+  SshSettings settings{parse_ssh_url(host), ssh_config};
+  PlatformOptions po;
+  po.data_dir = data_dir_of(g);
+  std::optional<TempDir> runtime;
+  make_runtime_dir(runtime, po, {});
+  SshConnection ssh(std::move(settings), runtime->path());
+  ssh.open();
+  RemoteHost remote(ssh, local_host(), "exec", "");
+  ExecRequest request{argv, "", std::chrono::hours(24)};
+  auto r = run_sync(remote.exec(std::move(request)));
+  std::cout << r.out << std::flush;
+  std::cerr << r.err << std::flush;
+  return r.exit_code < 0 ? 1 : r.exit_code;
+}
+
 void add_run_options(CLI::App* run, RunArgs& run_args) {
   run->add_option("--suite", run_args.suite, "Built-in suite name (quick, coen241-hw1, coen241-hw1-matrix) or a suite .toml file")->capture_default_str();
   std::string known;
@@ -479,10 +569,20 @@ void add_run_options(CLI::App* run, RunArgs& run_args) {
   run->add_option("--sample-interval", run_args.sample_interval_ms, "CPU sampling interval in ms")
       ->check(CLI::Range(10, 60000))->capture_default_str();
   run->add_option("--db", run_args.db, k_db_option_help);
+  add_host_options(run, run_args.host, run_args.ssh_config, "Measure on this remote host, driven from here over one SSH connection (only --platform native so far)");
   add_driver_options(run, run_args);
 }
 
 } // namespace
+
+void add_host_options(CLI::App* app, std::string& host, std::string& ssh_config, const std::string& help) {
+  app->add_option("--host", host, help + "; ssh://[user@]host[:port], your own ssh config, keys and known_hosts "
+                                         "(host key checking stays on)")
+      ->type_name("ssh://USER@HOST[:PORT]");
+  app->add_option("--ssh-config", ssh_config, "With --host: the ssh configuration file to use (ssh -F; default: "
+                                              "your own ~/.ssh/config)")
+      ->type_name("FILE");
+}
 
 std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {
   auto args = std::make_shared<RunArgs>();
@@ -503,6 +603,18 @@ std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {
   calibrate->get_option("--out")->description(
       "Directory of the runs, each in OUT/run-K (default: virtbench-results/calibrate-<suite>-<timestamp>)");
 
+  struct ExecArgs {
+    std::string host, ssh_config;
+    std::vector<std::string> argv;
+  };
+  auto exec_args = std::make_shared<ExecArgs>();
+  auto* exec = app.add_subcommand("exec", "Run one command on a remote --host exactly as a run runs its commands "
+                                          "there (every argument quoted for the remote shell, one SSH connection); "
+                                          "prints its output and exits with its exit code");
+  add_host_options(exec, exec_args->host, exec_args->ssh_config, "The remote host");
+  exec->get_option("--host")->required();
+  exec->add_option("COMMAND", exec_args->argv, "The command and its arguments (after --)")->required();
+
   auto* suites = app.add_subcommand("suites", "List the built-in suites, or print one's TOML (a starting point for your own)");
   auto suite_name = std::make_shared<std::string>();
   suites->add_option("NAME", *suite_name, "Print this built-in suite's TOML");
@@ -510,6 +622,7 @@ std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {
   return {
       {run, [args, &global] { return run_command(*args, global); }},
       {calibrate, [calibrate_args, &global] { return calibrate_command(*calibrate_args, global); }},
+      {exec, [exec_args, &global] { return exec_command(exec_args->host, exec_args->ssh_config, exec_args->argv, global); }},
       {suites,
        [suite_name] {
          if (suite_name->empty()) {

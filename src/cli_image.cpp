@@ -60,6 +60,7 @@ struct ImageArgs {
   bool force = false;
   std::string recipe; // --recipe; empty: default_recipe_dir()
   bool json = false;
+  std::string host, ssh_config; // doctor --host, --ssh-config
 };
 
 int image_build(const ImageArgs& a, const GlobalOptions& g) {
@@ -180,8 +181,10 @@ int image_list(const ImageArgs& a, const GlobalOptions& g) {
   return 0;
 }
 
-int doctor(bool json, const GlobalOptions& g) {
-  auto checks = run_doctor(data_dir_of(g));
+int doctor(bool json, const std::string& host, const std::string& ssh_config, const GlobalOptions& g) {
+  if (host.empty() && !ssh_config.empty())
+    throw UsageError("--ssh-config is the ssh configuration for --host; give --host ssh://user@host too");
+  auto checks = host.empty() ? run_doctor(data_dir_of(g)) : run_remote_doctor(host, ssh_config);
   if (json) {
     std::cout << pretty_json(doctor_to_json(checks)) << std::endl;
   } else {
@@ -213,8 +216,9 @@ std::vector<Command> add_image_commands(CLI::App& app, GlobalOptions& global) {
   auto* doc = app.add_subcommand("doctor", "Check what works on this host (QEMU, KVM, Docker, images, privileges, disk) "
                                           "and say how to fix what does not; exit 1 when something needed fails");
   doc->add_flag("--json", args->json, "Print the checks as JSON");
+  add_host_options(doc, args->host, args->ssh_config, "Check this remote host instead (what `run --host` needs there)");
   return {
-      {doc, [args, &global] { return doctor(args->json, global); }},
+      {doc, [args, &global] { return doctor(args->json, args->host, args->ssh_config, global); }},
       {build, [args, &global] { return image_build(*args, global); }},
       {list, [args, &global] { return image_list(*args, global); }},
   };

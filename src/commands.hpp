@@ -24,7 +24,10 @@ struct Command {
   std::function<int()> run; // returns the exit code; throws UsageError (2) or Error (1)
 };
 
-// run, suites (src/cli.cpp)
+// --host ssh://... and --ssh-config, bound to `host` and `ssh_config` (src/cli.cpp).
+void add_host_options(CLI::App* app, std::string& host, std::string& ssh_config, const std::string& help);
+
+// run, calibrate, exec, suites (src/cli.cpp)
 std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global);
 // image build, image list (src/cli_image.cpp)
 std::vector<Command> add_image_commands(CLI::App& app, GlobalOptions& global);

@@ -4,6 +4,9 @@
 #include "host.hpp"
 #include "image.hpp"
 #include "registry.hpp"
+#include "remote_host.hpp"
+#include "procstat.hpp"
+#include "ssh.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -76,6 +79,80 @@ std::vector<Check> run_doctor(const fs::path& data_dir) {
     if (d->doctor)
       for (auto& c : d->doctor(ctx))
         checks.push_back(std::move(c));
+  return checks;
+}
+
+std::vector<Check> run_remote_doctor(const std::string& host_url, const std::string& ssh_config) {
+  std::vector<Check> checks;
+  SshSettings settings{parse_ssh_url(host_url), ssh_config}; // UsageError: exit 2
+  auto url = settings.target.url();
+  TempDir runtime(runtime_parent_dir(), "run-");
+  runtime.record_owner();
+  SshConnection ssh(settings, runtime.path());
+  try {
+    ssh.open();
+    checks.push_back({"ssh", "ok", "logged in to " + url + " (host key known, key accepted)", ""});
+  } catch (const std::exception& e) {
+    checks.push_back({"ssh", "fail", "cannot log in to " + url, e.what()});
+    return checks;
+  }
+  RemoteHost remote(ssh, local_host(), "doctor", "");
+  auto run = [&](std::vector<std::string> argv) {
+    ExecRequest request{std::move(argv), "", std::chrono::seconds(30)};
+    return run_sync(remote.exec(std::move(request)));
+  };
+  try {
+    auto facts = remote.describe();
+    checks.push_back({"remote host", "ok",
+                      fmt::format("{}: {}, {} CPUs, {} MiB", facts["hostname"].as_string().c_str(),
+                                  facts["kernel"].as_string().c_str(),
+                                  facts.contains("cpus") ? facts["cpus"].to_number<long>() : 0,
+                                  facts.contains("memory_bytes") ? facts["memory_bytes"].to_number<std::uint64_t>() >> 20 : 0),
+                      ""});
+  } catch (const std::exception& e) {
+    checks.push_back({"remote host", "fail", e.what(), "check that a POSIX sh, uname and sed work there"});
+  }
+  try {
+    auto stat = run({"cat", "/proc/stat"});
+    auto meminfo = run({"cat", "/proc/meminfo"});
+    if (stat.exit_code != 0 || meminfo.exit_code != 0)
+      throw Error(tail_lines(stat.err + meminfo.err, 2));
+    parse_proc_stat(stat.out);
+    parse_meminfo_kib(meminfo.out, "Cached");
+    checks.push_back({"remote /proc", "ok", "/proc/stat and /proc/meminfo readable", ""});
+  } catch (const std::exception& e) {
+    checks.push_back({"remote /proc", "fail", std::string("cannot read /proc/stat or /proc/meminfo: ") + e.what(),
+                      "log in to a host whose /proc is mounted (not a restricted container)"});
+  }
+  try {
+    auto found = run({"sh", "-c", "command -v sysbench"});
+    auto path = found.out.substr(0, found.out.find('\n'));
+    if (found.exit_code != 0 || path.empty()) {
+      checks.push_back({"remote sysbench", "fail", "not installed on " + url + " (not in its PATH)",
+                        "install it there: apt-get install sysbench"});
+    } else {
+      auto version = run({path, "--version"});
+      checks.push_back({"remote sysbench", "ok", path + " " + version.out.substr(0, version.out.find('\n')), ""});
+    }
+  } catch (const std::exception& e) {
+    checks.push_back({"remote sysbench", "fail", e.what(), "install it there: apt-get install sysbench"});
+  }
+  try {
+    bool drop = remote.can_drop_caches();
+    checks.push_back({"remote drop caches", drop ? "ok" : "warn",
+                      drop ? "/proc/sys/vm/drop_caches is writable" : "/proc/sys/vm/drop_caches is not writable",
+                      drop ? "" : "log in as root (ssh://root@...), or pass --no-drop-caches to `virtbench run`"});
+  } catch (const std::exception& e) {
+    checks.push_back({"remote drop caches", "fail", e.what(), "check the connection"});
+  }
+  try {
+    auto free = remote.free_bytes("/var/tmp");
+    double gib = static_cast<double>(free) / (1u << 30);
+    checks.push_back({"remote free disk", gib >= 1 ? "ok" : "warn", fmt::format("{:.1f} GiB free in /var/tmp", gib),
+                      gib >= 1 ? "" : "free some space there, or name another directory with --scratch-dir"});
+  } catch (const std::exception& e) {
+    checks.push_back({"remote free disk", "fail", e.what(), "check that df works there"});
+  }
   return checks;
 }
 

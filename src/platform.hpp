@@ -87,6 +87,15 @@ public:
   virtual std::string guest_kernel_cmdline(const GuestImage& image, bool this_host, const std::string& machine) = 0;
   // "1.0.20" from `sysbench --version` output.
   virtual std::string sysbench_version(std::string_view version_output) = 0;
+  // Runs a command on the host (native's workload): a child process here, or through the
+  // SSH connection on a remote host (--host). A remote host whose connection is gone throws
+  // PlatformLost.
+  virtual awaitable<ExecResult> exec(ExecRequest request) = 0;
+  // Where the host is: empty for this one, "ssh://user@host:port" for a remote one.
+  virtual std::string location() const = 0;
+  // On a remote host, the run's private directory there (/var/tmp/virtbench-<run-id>),
+  // removed at the end of the run; empty here.
+  virtual std::string remote_scratch_dir() const = 0;
 };
 
 // What a driver gets to make a platform: the run's places and the options' values (each
@@ -102,8 +111,8 @@ struct PlatformOptions {
   OptionValues values;                         // every declared option's value (registry.hpp)
 };
 
-// Where on this host a platform will write fileio's data set, for the preflight's
-// free-space check before anything starts.
+// Where on the measured host (this one, or the --host) a platform will write fileio's data
+// set, for the preflight's free-space check before anything starts.
 struct HostStorage {
   std::filesystem::path path; // a directory; the nearest existing parent is what gets checked
 };

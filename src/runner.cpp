@@ -28,7 +28,6 @@
 #include <set>
 #include <tuple>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <cerrno>
 #include <cstring>
 
@@ -212,13 +211,6 @@ std::unique_ptr<Platform> RunConfig::create_platform(const std::string& name, co
 
 namespace {
 
-std::uint64_t statvfs_free_bytes(const fs::path& path) {
-  struct statvfs sv{};
-  if (::statvfs(path.c_str(), &sv) != 0)
-    throw Error("preflight: statvfs " + path.string() + ": " + std::strerror(errno));
-  return static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
-}
-
 // The directory itself, or the nearest parent that exists (scratch directories are made later).
 fs::path existing_parent(fs::path p) {
   p = fs::absolute(p);
@@ -241,6 +233,8 @@ std::string bytes_text(std::uint64_t b) {
 
 } // namespace
 
+Host& RunConfig::measured_host() const { return host ? *host : local_host(); }
+
 PlatformOptions RunConfig::options_for(const std::string& name) const {
   auto options = platform_options;
   if (auto it = platform_values.find(name); it != platform_values.end())
@@ -258,7 +252,9 @@ PlatformOptions RunConfig::options_for(const std::string& name) const {
 void preflight(const RunConfig& config, bool assume_yes,
                const std::function<std::uint64_t(const std::filesystem::path&)>& free_bytes) {
   std::vector<std::string> problems;
-  auto free_of = free_bytes ? free_bytes : statvfs_free_bytes;
+  auto& measured = config.measured_host();
+  bool remote = !measured.location().empty();
+  auto free_of = free_bytes ? free_bytes : [&measured](const fs::path& p) { return measured.free_bytes(p); };
 
   // Matrix variants that cannot exist here: more memory than the host can give (2 GiB
   // spare), a container with more CPUs than the host's.
@@ -303,7 +299,7 @@ void preflight(const RunConfig& config, bool assume_yes,
       auto storage = platform->fileio_host_storage();
       if (!storage)
         continue;
-      auto where = existing_parent(storage->path);
+      auto where = remote ? storage->path : existing_parent(storage->path); // (the remote's: asked there)
       auto& need = needs[where.string()];
       need.where = where;
       need.platforms.push_back(fmt::format("{} in {}", name, storage->path.string()));
@@ -313,7 +309,9 @@ void preflight(const RunConfig& config, bool assume_yes,
     std::map<std::uint64_t, std::vector<Need*>> by_device;
     for (auto& [key, need] : needs) {
       struct stat st{};
-      auto device = ::stat(need.where.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_dev) : by_device.size() + (1ull << 62);
+      auto device = remote                                    ? by_device.size() + (1ull << 62)
+                    : ::stat(need.where.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_dev)
+                                                           : by_device.size() + (1ull << 62);
       by_device[device].push_back(&need);
     }
     for (auto& [device, group] : by_device) {
@@ -485,7 +483,7 @@ private:
     for (auto& a : m_config.command_line)
       cmd.push_back(boost::json::string(a));
     doc["command"] = std::move(cmd);
-    doc["host"] = describe_host();
+    doc["host"] = m_config.measured_host().describe();
     boost::json::object suite{{"name", m_config.suite.name},
                               {"source", m_config.suite.source},
                               {"description", m_config.suite.description}};
@@ -1145,7 +1143,8 @@ private:
         trace("drop", drop_from);
       }
 
-      CpuSampler host_sampler(read_host_proc_stat, m_config.sample_interval);
+      auto* host = &m_config.measured_host();
+      CpuSampler host_sampler([host]() { return host->read_proc_stat(); }, m_config.sample_interval);
       std::optional<CpuSampler> guest_sampler;
       if (p.has_guest_view())
         guest_sampler.emplace([&p]() { return p.read_file("/proc/stat"); }, m_config.sample_interval);

@@ -3,6 +3,7 @@
 // platform in turn (the others frozen), appending every record as it is produced;
 // stop every platform at the end, also on error or Ctrl-C.
 
+#include "host.hpp"
 #include "matrix.hpp"
 #include "platform.hpp"
 #include "suite.hpp"
@@ -101,6 +102,10 @@ struct RunConfig {
   std::string max_live_reason;
   // The host's memory for the preflight's matrix check; 0: this host's (/proc/meminfo).
   std::uint64_t host_memory_bytes = 0;
+  // The host the run measures (--host: a remote one, host.hpp); nullptr: this one
+  // (local_host()). Its describe() is results.json's "host", its /proc/stat the host sampler's.
+  Host* host = nullptr;
+  Host& measured_host() const;
 
   bool adaptive() const { return target_ci_pct > 0; }
   // The driver platform `name` is made by: a variant's, else the name itself.
@@ -119,7 +124,8 @@ struct RunConfig {
 // (UsageError, exit 2): a matrix variant with more memory than the host has (less 2 GiB);
 // a fileio data set larger than the free space where a platform
 // will write it (needed and free bytes, the path); a plan estimated to take more than a
-// day (adaptive: every experiment at its maximum rounds), unless `assume_yes`. `free_bytes` answers for a path (statvfs; replaceable in tests).
+// day (adaptive: every experiment at its maximum rounds), unless `assume_yes`. `free_bytes` answers for a path
+// (the measured host's Host::free_bytes; replaceable in tests).
 void preflight(const RunConfig& config, bool assume_yes,
                const std::function<std::uint64_t(const std::filesystem::path&)>& free_bytes = {});
 

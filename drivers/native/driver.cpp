@@ -22,8 +22,14 @@ const Driver& driver() {
       .name = "native",
       .summary = "sysbench as a plain process on the host: the baseline",
       .options = {OptionSpec::text_option("scratch-dir",
-                                          "where fileio's scratch directory is made (default: DATA_DIR/scratch)", "",
-                                          "DIR")},
+                                          "where fileio's scratch directory is made (default: DATA_DIR/scratch; "
+                                          "with --host: the remote directory the run's virtbench-RUN_ID/ is made "
+                                          "in, default /var/tmp)",
+                                          "", "DIR"),
+                  OptionSpec::text_option("sysbench",
+                                          "the sysbench to run: a name looked up in PATH or a path (on the --host "
+                                          "when given)",
+                                          "sysbench", "PATH")},
       .make_platform = make_platform,
       .doctor = doctor,
       .commands = {},
