@@ -79,8 +79,8 @@ class Install(unittest.TestCase):
         with open(self.staged(under_prefix("mandir", "man1", "virtbench.1"))) as f:
             text = f.read()
         self.assertTrue(text.splitlines()[1].startswith(".TH VIRTBENCH 1 "), text[:200])
-        for command in ("run", "calibrate", "suites", "image build", "image list", "doctor", "report", "compare",
-                        "history"):
+        for command in ("run", "calibrate", "exec", "suites", "image build", "image list", "doctor", "report",
+                        "compare", "history"):
             self.assertIn(f'.SS "virtbench {command}', text.replace("\\-", "-"))
         self.assertIn("\\-\\-recipe", text)
         self.assertIn(under_prefix("datadir", "virtbench", "guest-images").replace("-", "\\-"), text)
@@ -98,8 +98,8 @@ at virtbench history --by ""; at virtbench compare --any'''
         p = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 0, p.stderr)
         lines = p.stdout.split("\n")
-        self.assertEqual(lines[0].split(), ["run", "calibrate", "suites", "image", "doctor", "report", "compare",
-                                            "history"], p.stdout)
+        self.assertEqual(lines[0].split(), ["run", "calibrate", "exec", "suites", "image", "doctor", "report",
+                                            "compare", "history"], p.stdout)
         self.assertEqual(lines[1:9], ["coen241-hw1 coen241-hw1-matrix quick", "coen241-hw1 coen241-hw1-matrix quick", "build", "text json junit", "image",
                                       "--platform", "host", "--any-host"], p.stdout)
 
