@@ -405,7 +405,10 @@ std::string sweep_ssh_master(const fs::path& run_dir) {
     if (!now || *now != started)
       return {};
     auto comm = read_file(fmt::format("/proc/{}/comm", pid));
-    if (!comm.starts_with("ssh"))
+    auto stat = read_file(fmt::format("/proc/{}/stat", pid));
+    auto paren = stat.rfind(')');
+    bool zombie = paren != std::string::npos && stat.find(" Z ", paren) == paren + 1;
+    if (!comm.starts_with("ssh") || zombie) // (a zombie: it died with its run, nobody reaped it yet)
       return {};
     ::kill(static_cast<pid_t>(pid), SIGTERM);
     return fmt::format("ended its SSH master (pid {})", pid);
