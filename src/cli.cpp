@@ -330,6 +330,8 @@ void connect_remote(const RunArgs& a, RunConfig& config, std::optional<SshConnec
   if (auto it = config.platform_values.find("native"); it != config.platform_values.end())
     scratch_parent = it->second.text("scratch-dir");
   remote.emplace(*ssh, local_host(), po.run_id, scratch_parent);
+  for (auto& line : remote->sweep())
+    log_line(line);
   remote->open();
   config.host = &*remote;
   po.host = &*remote;
@@ -527,6 +529,8 @@ int exec_command(const std::string& host, const std::string& ssh_config, const s
   SshConnection ssh(std::move(settings), runtime->path());
   ssh.open();
   RemoteHost remote(ssh, local_host(), "exec", "");
+  for (auto& line : remote.sweep())
+    log_line(line);
   ExecRequest request{argv, "", std::chrono::hours(24)};
   auto r = run_sync(remote.exec(std::move(request)));
   std::cout << r.out << std::flush;

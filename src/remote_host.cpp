@@ -3,6 +3,7 @@
 #include "procstat.hpp"
 #include "util/child.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 #include <boost/process/v2/environment.hpp>
 #include <boost/process/v2/process.hpp>
@@ -12,6 +13,7 @@
 
 #include <csignal>
 #include <sstream>
+#include <unistd.h>
 
 namespace virtbench {
 
@@ -138,13 +140,61 @@ ProcessResult RemoteHost::run_checked(const std::string& what, const std::vector
   return r;
 }
 
+std::string controller_id() {
+  try {
+    auto id = read_file("/etc/machine-id");
+    id = id.substr(0, id.find('\n'));
+    if (!id.empty())
+      return id;
+  } catch (const std::exception&) {
+  }
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  return name;
+}
+
 void RemoteHost::open() {
-  std::vector<std::string> argv{"mkdir", "-m", "700", "--", m_scratch};
+  auto pid = static_cast<long>(::getpid());
+  auto owner = fmt::format("{} {} {}", controller_id(), pid, process_start_time(pid).value_or(0));
+  std::vector<std::string> argv{"sh", "-c", "mkdir -m 700 -- \"$1\" && printf '%s\\n' \"$2\" > \"$1/owner\"", "sh",
+                                m_scratch, owner};
   auto r = run_checked("make the run's directory", argv, std::chrono::seconds(30));
   if (r.exit_code != 0)
     throw Error(fmt::format("make the run's directory {} on {}: {}; pick another parent with --scratch-dir DIR",
                             m_scratch, location(), tail_lines(r.err, 3)));
   m_scratch_made = true;
+}
+
+std::vector<std::string> RemoteHost::sweep() {
+  std::vector<std::string> swept;
+  try {
+    std::vector<std::string> list{"sh", "-c",
+                                  "for f in \"$1\"/virtbench-*/owner; do [ -f \"$f\" ] && printf '%s %s\\n' "
+                                  "\"${f%/owner}\" \"$(head -n 1 \"$f\")\"; done; exit 0",
+                                  "sh", m_scratch_parent};
+    auto r = run_checked("list the runs' directories", list, std::chrono::seconds(30));
+    auto me = controller_id();
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string dir, id;
+      long pid = 0;
+      unsigned long long started = 0;
+      if (!(fields >> dir >> id >> pid >> started) || id != me || dir == m_scratch)
+        continue;
+      if (auto now = process_start_time(pid); now && *now == started)
+        continue; // its run is still running here
+      std::vector<std::string> rm{"rm", "-rf", "--", dir};
+      if (run_checked("remove a dead run's directory", rm, std::chrono::seconds(120)).exit_code == 0)
+        swept.push_back(fmt::format("virtbench: removed {} on {}, left behind by a run that did not end cleanly: its "
+                                    "owner (pid {}) is no longer running",
+                                    dir, location(), pid));
+    }
+  } catch (const std::exception& e) {
+    swept.push_back(fmt::format("warning: could not sweep {} on {}: {}", m_scratch_parent, location(), e.what()));
+  }
+  return swept;
 }
 
 std::string RemoteHost::close() noexcept {

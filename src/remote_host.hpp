@@ -17,8 +17,12 @@ public:
   RemoteHost(SshConnection& ssh, HostServices& local, std::string run_id, std::string scratch_parent);
   ~RemoteHost() override;
 
-  // Makes the run's remote directory (scratch_parent/virtbench-RUN_ID, 0700). Throws Error.
+  // Makes the run's remote directory (scratch_parent/virtbench-RUN_ID, 0700) with an `owner`
+  // file naming this controller and process (controller_id(), pid, start time). Throws Error.
   void open();
+  // Removes the remote directories under scratch_parent that runs of this controller left
+  // when they died (their owner process is gone here); one line each for the user. Never throws.
+  std::vector<std::string> sweep();
   // Ends the /proc reader and removes the run's remote directory, reconnecting once if the
   // connection was lost; returns what could not be done ("" when all went well). Never throws.
   std::string close() noexcept;
@@ -63,6 +67,9 @@ private:
 // The remote's describe() from the output of the fixed script it runs (key=value lines;
 // no I/O, for tests): kernel, hostname, arch, cpu_model, cpus, memory_bytes, cpu_governor,
 // transparent_hugepage, mitigations, and remote (the URL).
+// This controller in a remote directory's owner file: /etc/machine-id, else the host name.
+std::string controller_id();
+
 boost::json::object parse_remote_host_facts(std::string_view text, const std::string& url);
 
 } // namespace virtbench
