@@ -64,42 +64,6 @@ constexpr std::string_view k_reader_unreadable = "@@virtbench-unreadable@@\n";
 
 } // namespace
 
-boost::json::object parse_remote_host_facts(std::string_view text, const std::string& url) {
-  std::map<std::string, std::string> kv;
-  boost::json::object mitigations;
-  std::istringstream in{std::string(text)};
-  std::string line;
-  while (std::getline(in, line)) {
-    auto eq = line.find('=');
-    if (eq == std::string::npos)
-      continue;
-    auto key = line.substr(0, eq), value = line.substr(eq + 1);
-    if (key.starts_with("mitigation."))
-      mitigations[key.substr(11)] = value;
-    else
-      kv[key] = value;
-  }
-  boost::json::object h;
-  h["kernel"] = kv["kernel"];
-  h["hostname"] = kv["hostname"];
-  h["arch"] = kv["arch"];
-  if (!kv["cpu_model"].empty())
-    h["cpu_model"] = kv["cpu_model"];
-  try {
-    h["cpus"] = std::stoll(kv["cpus"]);
-  } catch (const std::exception&) {
-  }
-  try {
-    h["memory_bytes"] = std::stoull(kv["memtotal_kib"]) * 1024;
-  } catch (const std::exception&) {
-  }
-  h["cpu_governor"] = kv["cpu_governor"].empty() ? "unavailable" : kv["cpu_governor"];
-  h["transparent_hugepage"] = kv["transparent_hugepage"];
-  h["mitigations"] = std::move(mitigations);
-  h["remote"] = url;
-  return h;
-}
-
 struct RemoteHost::Reader {
   explicit Reader(const asio::any_io_executor& ex) : in(ex), out(ex) {}
   ~Reader() {

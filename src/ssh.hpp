@@ -41,6 +41,9 @@ struct SshFailure {
 };
 SshFailure classify_ssh_failure(std::string_view err, const SshTarget& target, const std::string& ssh_config);
 
+// The last non-empty line of ssh's stderr (without its \r).
+std::string last_ssh_line(std::string_view err);
+
 struct SshSettings {
   SshTarget target;
   std::string config_file; // --ssh-config (ssh -F); empty: the user's own
