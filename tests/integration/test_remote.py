@@ -173,13 +173,13 @@ class Remote(unittest.TestCase):
             self.assertGreaterEqual(run["host_samples"] if "host_samples" in run else 2, 2)
             total = sum(split[k] for k in ("user_pct", "kernel_pct", "idle_pct", "iowait_pct", "steal_pct"))
             self.assertAlmostEqual(total, 100, delta=1)
-            self.assertGreater(split["user_pct"], 10, split)  # sysbench cpu kept one CPU busy (of few)
             self.assertGreater(run["metrics"]["total_time_s"], 0.5)
             proc = run["cpu"].get("platform_process")
             self.assertIsNotNone(proc, run["cpu"])  # the remote command's own CPU seconds (`times`)
             if run["experiment"] == "cpu":
                 self.assertGreater(run["metrics"]["events_per_sec"], 0)
                 self.assertGreater(proc["user_s"], 0.1)
+                self.assertGreater(split["user_pct"], 10, split)  # sysbench cpu kept one CPU busy (of few)
             else:
                 self.assertGreater(run["metrics"]["read_mib_s"], 0)
                 drops = run["cache_drops"] if "cache_drops" in run else run.get("drops")
