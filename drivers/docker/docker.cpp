@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
+
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -150,8 +152,9 @@ public:
   // answers each one on its collector's next 1 s tick, even with one-shot=true (measured
   // with dockerd 20.10, running and paused alike), and the runner asks before and after
   // every step.
+  // Over tcp:// the container's pid is the engine host's, not this one's: engine stats only.
   awaitable<std::optional<CpuSeconds>> host_accounting() override {
-    if (m_container_pid > 0) {
+    if (m_container_pid > 0 && !m_client->endpoint().tcp()) {
       if (auto cpu = cgroup_cpu_of(m_container_pid)) {
         m_accounting_source = "cgroup files of the container (cpuacct.stat on cgroup v1, cpu.stat on v2)";
         co_return cpu;
@@ -186,7 +189,7 @@ public:
                    {"api_version", m_version.negotiated},
                    {"engine_api_version", m_version.api_version},
                    {"engine_kernel", m_version.kernel},
-                   {"docker_host", "unix://" + (m_client ? m_client->socket_path() : std::string())},
+                   {"docker_host", m_client ? m_client->endpoint().describe() : std::string()},
                    {"engine_private", m_private != nullptr},
                    {"storage_driver", m_info.storage_driver},
                    {"cgroup_version", m_info.cgroup_version},
@@ -204,6 +207,10 @@ public:
                    {"sysbench_sha256_manifest", m_manifest_sha256},
                    {"fileio_storage", m_fileio_storage},
                    {"docker_storage", m_docker_storage}};
+    if (m_client && m_client->endpoint().tcp())
+      d["host_side_caveat"] = "the engine is reached over tcp://: the container's CPU time comes from the engine's "
+                              "stats, but /proc/stat sampling (the host-side split) and cache drops are of the host "
+                              "virtbench runs on, which is the engine's host only when the address is local";
     if (m_import_s > 0)
       d["image_import_s"] = std::round(m_import_s * 100) / 100;
     d["host_accounting"] = m_accounting_source.empty() ? "engine stats (cpu_stats.cpu_usage)" : m_accounting_source;
@@ -218,7 +225,7 @@ private:
 
   // What to say when the engine stopped answering during the run.
   std::string engine_lost(const std::string& cause) {
-    std::string where = "the docker engine at unix://" + m_client->socket_path();
+    std::string where = "the docker engine at " + m_client->endpoint().describe();
     if (m_private) {
       bool alive = m_private->running();
       return fmt::format("{} (virtbench's private dockerd) stopped answering: {}; {} (its log: {})", where, cause,
@@ -263,8 +270,21 @@ private:
     }
     bool explicit_host = !host.empty() && host != "private";
     if (host != "private") {
-      std::string socket = explicit_host ? socket_path_from_docker_host(host) : k_default_socket;
-      m_client = std::make_unique<EngineClient>(socket);
+      auto endpoint = explicit_host
+                          ? endpoint_from_docker_host(host, DockerTlsEnv::from_environment(),
+                                                      m_options.values.text("insecure") == "yes")
+                          : DockerEndpoint::unix_socket_at(k_default_socket);
+      std::string socket = endpoint.describe();
+      // (--docker-storage bind with tcp:// is refused by check_options, driver.cpp.)
+      if (endpoint.kind == DockerEndpoint::Kind::http)
+        std::fprintf(stderr, "virtbench: warning: the docker engine at %s is reached without TLS (--insecure yes): "
+                             "anyone on the network can read and drive it\n",
+                     socket.c_str());
+      if (endpoint.tcp())
+        std::fprintf(stderr, "virtbench: warning: the docker engine at %s: the host-side CPU split and cache drops "
+                             "are measured on this host, right only if the engine runs here\n",
+                     socket.c_str());
+      m_client = std::make_unique<EngineClient>(endpoint);
       std::string why;
       HttpRequest ping;
       ping.path = "/_ping";
@@ -279,20 +299,24 @@ private:
       if (!why.empty()) {
         m_client.reset();
         if (explicit_host)
-          throw Error(fmt::format("connect to the docker engine at unix://{} ({} {}): {}; start it (as root: "
-                                  "`dockerd -H unix://{} &`), or leave {} unset to let virtbench start a private "
+        {
+          if (endpoint.tcp())
+            throw Error(fmt::format("connect to the docker engine at {} ({} {}): {}", socket, source, host, why));
+          throw Error(fmt::format("connect to the docker engine at {} ({} {}): {}; start it (as root: "
+                                  "`dockerd -H {} &`), or leave {} unset to let virtbench start a private "
                                   "engine (as root)",
                                   socket, source, host, why, socket, source));
+        }
         if (::geteuid() != 0)
-          throw Error(fmt::format("connect to the docker engine at unix://{}: {}; start one (as root: `dockerd &` or "
+          throw Error(fmt::format("connect to the docker engine at {}: {}; start one (as root: `dockerd &` or "
                                   "`service docker start`), point --docker-host or DOCKER_HOST at a running one, or "
                                   "run virtbench as root so that it starts a private engine of its own",
                                   socket, why));
         if (find_dockerd().empty())
-          throw Error(fmt::format("connect to the docker engine at unix://{}: {}; and dockerd is not installed to "
+          throw Error(fmt::format("connect to the docker engine at {}: {}; and dockerd is not installed to "
                                   "start a private one: apt-get install docker.io (tools/setup does)",
                                   socket, why));
-        log(fmt::format("docker: no engine at unix://{} ({})", socket, why));
+        log(fmt::format("docker: no engine at {} ({})", socket, why));
       }
     }
     if (!m_client) {
@@ -304,7 +328,7 @@ private:
       po.log = m_options.log;
       m_private = std::make_unique<PrivateEngine>(std::move(po));
       co_await m_private->start();
-      m_client = std::make_unique<EngineClient>(m_private->socket_path());
+      m_client = std::make_unique<EngineClient>(DockerEndpoint::unix_socket_at(m_private->socket_path()));
     }
 
     auto version_body = co_await m_client->call("GET", "/version");
@@ -312,8 +336,8 @@ private:
     m_client->set_api_version(m_version.negotiated);
     auto info_body = co_await m_client->call("GET", "/info");
     m_info = parse_info(info_body);
-    log(fmt::format("docker: engine {} (API {}) at unix://{}, storage {}, cgroup v{} ({})", m_version.version,
-                    m_version.negotiated, m_client->socket_path(), m_info.storage_driver, m_info.cgroup_version,
+    log(fmt::format("docker: engine {} (API {}) at {}, storage {}, cgroup v{} ({})", m_version.version,
+                    m_version.negotiated, m_client->endpoint().describe(), m_info.storage_driver, m_info.cgroup_version,
                     m_info.cgroup_driver));
   }
 
@@ -370,9 +394,9 @@ private:
       if (e.status() != 404)
         throw;
       if (!ours)
-        throw Error(fmt::format("docker image {} (--docker-image) is not in the engine at unix://{}: {}; omit "
+        throw Error(fmt::format("docker image {} (--docker-image) is not in the engine at {}: {}; omit "
                                 "--docker-image to use virtbench's guest image",
-                                m_image_tag, m_client->socket_path(), e.what()));
+                                m_image_tag, m_client->endpoint().describe(), e.what()));
     }
     co_await import_image(guest->rootfs_tar);
     auto body = co_await m_client->call("GET", inspect_path);

@@ -186,7 +186,7 @@ awaitable<void> PrivateEngine::start(std::chrono::seconds timeout) {
                               "data root {}, log {}; it is stopped at the end of the run",
                               pid, m_socket_path, m_data_root.string(), m_options.log_file.string()));
 
-  EngineClient client(m_socket_path);
+  EngineClient client(DockerEndpoint::unix_socket_at(m_socket_path));
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string last;
   for (;;) {

@@ -13,18 +13,22 @@ namespace virtbench::docker {
 
 Check doctor_check() {
   const char* env = std::getenv("DOCKER_HOST");
-  std::string socket;
+  DockerEndpoint endpoint;
   try {
-    socket = env && *env ? socket_path_from_docker_host(env) : std::string("/var/run/docker.sock");
+    endpoint = env && *env ? endpoint_from_docker_host(env, DockerTlsEnv::from_environment(), false)
+                           : DockerEndpoint::unix_socket_at("/var/run/docker.sock");
   } catch (const std::exception& e) {
-    return {"docker", "fail", e.what(), "set DOCKER_HOST=unix:///path/to/docker.sock (only local Unix sockets work)"};
+    return {"docker", "fail", e.what(),
+            "set DOCKER_HOST=unix:///path/to/docker.sock, or tcp://HOST:PORT with DOCKER_TLS_VERIFY=1 and "
+            "DOCKER_CERT_PATH"};
   }
+  std::string socket = endpoint.describe();
   std::atomic<bool> abort{false};
   try {
     HttpRequest ping;
     ping.path = "/version";
     ping.timeout = std::chrono::seconds(5);
-    auto r = perform_request(socket, ping, abort);
+    auto r = perform_request(endpoint, ping, abort);
     if (r.status == 200) {
       EngineVersion v;
       try {
@@ -39,7 +43,7 @@ Check doctor_check() {
             "check the engine's log; restart it"};
   } catch (const std::exception& e) {
     bool have_dockerd = !boost::process::v2::environment::find_executable("dockerd").empty();
-    if (have_dockerd && ::geteuid() == 0)
+    if (have_dockerd && ::geteuid() == 0 && !endpoint.tcp())
       return {"docker", "ok",
               fmt::format("no engine answers at {}; `run --platform docker` starts a private dockerd for the run", socket),
               ""};

@@ -2,7 +2,9 @@
 #include "drivers/docker/docker.hpp"
 
 #include "driver.hpp"
+#include "drivers/docker/protocol.hpp"
 
+#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -19,10 +21,14 @@ std::vector<OptionSpec> options() {
                                    1 << 20)
           .as_axis(),
       OptionSpec::text_option("docker-host",
-                              "engine socket (default: $DOCKER_HOST, then /var/run/docker.sock; when none answers and "
+                              "engine: unix:///path/docker.sock or tcp://HOST:PORT (TLS from DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) "
+                              "(default: $DOCKER_HOST, then /var/run/docker.sock; when none answers and "
                               "you are root, virtbench starts a private dockerd for the run); \"private\" always uses a "
                               "private dockerd",
-                              "", "SOCKET"),
+                              "", "HOST"),
+      OptionSpec::choice_option("insecure",
+                                "yes: allow a tcp:// docker engine without TLS (DOCKER_TLS_VERIFY unset); warns", "no",
+                                {"no", "yes"}),
       OptionSpec::text_option("docker-image", "image tag (default: the guest image's virtbench/guest:<hash>)", "", "TAG"),
       OptionSpec::choice_option("docker-storage", "where fileio's files live: bind (host directory) or volume", "bind",
                                 {"bind", "volume"})
@@ -37,6 +43,26 @@ std::string check_options(const OptionValues& values) {
     return "docker: " + std::to_string(values.integer("vcpus")) + " CPUs for a container on a host with " +
            std::to_string(host_cpus) + "; the engine refuses more CPUs than the host has: lower --vcpus (in a matrix, "
            "docker's cpus axis) to at most " + std::to_string(host_cpus);
+  // A tcp:// engine is checked before anything starts: TLS settings, certificate files, storage.
+  std::string host = values.has("docker-host") ? values.text("docker-host") : std::string();
+  std::string source = "--docker-host";
+  if (host.empty())
+    if (const char* env = std::getenv("DOCKER_HOST"); env && *env) {
+      host = env;
+      source = "DOCKER_HOST";
+    }
+  if (host.starts_with("tcp://")) {
+    try {
+      (void)endpoint_from_docker_host(host, DockerTlsEnv::from_environment(),
+                                      values.has("insecure") && values.text("insecure") == "yes");
+    } catch (const Error& e) {
+      return std::string("docker: ") + e.what();
+    }
+    if (!values.has("docker-storage") || values.text("docker-storage") == "bind")
+      return "docker: --docker-storage bind with the engine at " + host + " (" + source +
+             "): a bind mount names a directory on the engine's host, which virtbench makes here; pass "
+             "--docker-storage volume for a tcp:// engine";
+  }
   return {};
 }
 

@@ -69,7 +69,7 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t ultotal, curl_off
 
 } // namespace
 
-HttpResponse perform_request(const std::string& socket_path, const HttpRequest& request, const std::atomic<bool>& abort) {
+HttpResponse perform_request(const DockerEndpoint& endpoint, const HttpRequest& request, const std::atomic<bool>& abort) {
   static CurlGlobal global;
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(curl_easy_init(), curl_easy_cleanup);
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(nullptr, curl_slist_free_all);
@@ -82,8 +82,20 @@ HttpResponse perform_request(const std::string& socket_path, const HttpRequest& 
   HttpResponse response;
   TransferContext ctx{h, &request, &abort, &response, nullptr, nullptr};
   char errbuf[CURL_ERROR_SIZE] = {};
-  auto url = "http://docker" + request.path;
-  curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, socket_path.c_str());
+  std::string url;
+  if (endpoint.kind == DockerEndpoint::Kind::unix_socket) {
+    url = "http://docker" + request.path;
+    curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, endpoint.socket_path.c_str());
+  } else if (endpoint.kind == DockerEndpoint::Kind::http) {
+    url = "http://" + endpoint.host_port + request.path;
+  } else {
+    url = "https://" + endpoint.host_port + request.path;
+    curl_easy_setopt(h, CURLOPT_CAINFO, endpoint.ca.c_str());
+    curl_easy_setopt(h, CURLOPT_SSLCERT, endpoint.cert.c_str());
+    curl_easy_setopt(h, CURLOPT_SSLKEY, endpoint.key.c_str());
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  }
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -123,18 +135,30 @@ HttpResponse perform_request(const std::string& socket_path, const HttpRequest& 
   if (ctx.sink_error)
     std::rethrow_exception(ctx.sink_error);
   if (rc != CURLE_OK) {
-    auto kind = rc == CURLE_COULDNT_CONNECT           ? TransportError::Kind::connect
+    std::string cause = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    // TLS 1.3: a server refusing the client's certificate says so on the first read.
+    bool tls_failed = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||
+                      rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE ||
+                      (endpoint.kind == DockerEndpoint::Kind::https && rc == CURLE_RECV_ERROR &&
+                       cause.find("certificate") != std::string::npos);
+    auto kind = rc == CURLE_COULDNT_CONNECT || tls_failed ? TransportError::Kind::connect
                 : rc == CURLE_OPERATION_TIMEDOUT      ? TransportError::Kind::timeout
                 : rc == CURLE_ABORTED_BY_CALLBACK     ? TransportError::Kind::aborted
                                                       : TransportError::Kind::broken;
-    std::string cause = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-    throw TransportError(fmt::format("{}: {} (socket {})", call, cause, socket_path), kind);
+    if (rc == CURLE_PEER_FAILED_VERIFICATION)
+      cause += fmt::format("; the server's certificate must be signed by the CA in {} (DOCKER_CERT_PATH/ca.pem) and "
+                           "name the host of {} (subjectAltName DNS or IP)",
+                           endpoint.ca, endpoint.describe());
+    else if (tls_failed)
+      cause += "; check that the engine speaks TLS (dockerd --tlsverify) and accepts the client certificate in "
+               "DOCKER_CERT_PATH (cert.pem, key.pem, signed by the CA dockerd's --tlscacert names)";
+    throw TransportError(fmt::format("{}: {} ({})", call, cause, endpoint.describe()), kind);
   }
   response.status = status_of(h);
   return response;
 }
 
-EngineClient::EngineClient(std::string socket_path) : m_socket_path(std::move(socket_path)), m_prefix("") {}
+EngineClient::EngineClient(DockerEndpoint endpoint) : m_endpoint(std::move(endpoint)), m_prefix("") {}
 
 EngineClient::~EngineClient() {
   abort_all();
@@ -153,7 +177,7 @@ std::shared_ptr<Transfer> EngineClient::start(HttpRequest request, asio::any_io_
   auto work = asio::make_work_guard(executor);
   asio::post(m_pool, [this, transfer, work = std::move(work)]() mutable {
     try {
-      transfer->response = perform_request(m_socket_path, transfer->request, transfer->abort);
+      transfer->response = perform_request(m_endpoint, transfer->request, transfer->abort);
     } catch (...) {
       transfer->error = std::current_exception();
     }
@@ -216,7 +240,7 @@ std::string EngineClient::call_blocking(const std::string& method, const std::st
   request.body = body;
   request.timeout = timeout;
   std::atomic<bool> never{false};
-  return check(request, perform_request(m_socket_path, request, never));
+  return check(request, perform_request(m_endpoint, request, never));
 }
 
 void EngineClient::abort_all() {

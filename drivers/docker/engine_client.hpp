@@ -1,10 +1,11 @@
 #pragma once
-// Moves bytes to and from a Docker engine over its Unix socket with libcurl. libcurl's
+// Moves bytes to and from a Docker engine over its Unix socket, or tcp:// with TLS, with libcurl. libcurl's
 // calls block, so every transfer runs on the client's own threads while the awaiting
 // coroutine leaves the io_context free (the CPU samplers run there during a workload).
 // A transfer stops within about a second when its waiter is cancelled or abort_all() is
 // called (CURLOPT_XFERINFOFUNCTION checks an abort flag), and never outlives CURLOPT_TIMEOUT.
 
+#include "drivers/docker/protocol.hpp"
 #include "util/asio.hpp"
 #include "util/error.hpp"
 
@@ -52,7 +53,7 @@ private:
 };
 
 // Performs one request on the calling thread (blocking). `abort` is polled during the transfer.
-HttpResponse perform_request(const std::string& socket_path, const HttpRequest& request, const std::atomic<bool>& abort);
+HttpResponse perform_request(const DockerEndpoint& endpoint, const HttpRequest& request, const std::atomic<bool>& abort);
 
 // One request in flight on the client's threads.
 struct Transfer {
@@ -77,13 +78,13 @@ struct AbortUnlessDone {
 
 class EngineClient {
 public:
-  explicit EngineClient(std::string socket_path);
+  explicit EngineClient(DockerEndpoint endpoint);
   // Aborts every transfer in flight and waits for the threads (about a second at most).
   ~EngineClient();
   EngineClient(const EngineClient&) = delete;
   EngineClient& operator=(const EngineClient&) = delete;
 
-  const std::string& socket_path() const { return m_socket_path; }
+  const DockerEndpoint& endpoint() const { return m_endpoint; }
   // "/v1.41" + path once the API version is negotiated.
   void set_api_version(std::string version) { m_prefix = "/v" + version; }
   std::string versioned(std::string_view path) const { return m_prefix + std::string(path); }
@@ -115,7 +116,7 @@ public:
 private:
   std::string check(const HttpRequest& request, HttpResponse response) const;
 
-  std::string m_socket_path;
+  DockerEndpoint m_endpoint;
   std::string m_prefix;
   asio::thread_pool m_pool{2}; // exec streams and the calls made while one runs (kill, inspect)
   std::mutex m_mutex;

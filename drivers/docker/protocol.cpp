@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <utility>
 
 namespace virtbench::docker {
 
@@ -164,13 +167,77 @@ std::string socket_path_from_docker_host(std::string_view host) {
   if (host.starts_with(unix_scheme))
     host.remove_prefix(unix_scheme.size());
   else if (host.find("://") != std::string_view::npos)
-    throw UsageError(fmt::format("docker host \"{}\": only local Unix sockets are supported "
-                                 "(unix:///path/to/docker.sock or /path/to/docker.sock)",
+    throw UsageError(fmt::format("docker host \"{}\": only local Unix sockets (unix:///path/to/docker.sock or "
+                                 "/path/to/docker.sock) and tcp://HOST:PORT are supported",
                                  host));
   if (host.empty() || host.front() != '/')
     throw UsageError(fmt::format("docker host \"{}\": give an absolute socket path, e.g. unix:///var/run/docker.sock",
                                  host));
   return std::string(host);
+}
+
+DockerEndpoint DockerEndpoint::unix_socket_at(std::string path) {
+  DockerEndpoint e;
+  e.socket_path = std::move(path);
+  return e;
+}
+
+std::string DockerEndpoint::describe() const {
+  switch (kind) {
+  case Kind::unix_socket:
+    return "unix://" + socket_path;
+  case Kind::https:
+    return "tcp://" + host_port + " (TLS)";
+  case Kind::http:
+    break;
+  }
+  return "tcp://" + host_port + " (no TLS)";
+}
+
+DockerTlsEnv DockerTlsEnv::from_environment() {
+  auto get = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v ? v : "");
+  };
+  return {get("DOCKER_TLS_VERIFY"), get("DOCKER_CERT_PATH"), get("HOME")};
+}
+
+DockerEndpoint endpoint_from_docker_host(std::string_view host, const DockerTlsEnv& env, bool insecure) {
+  constexpr std::string_view tcp_scheme = "tcp://";
+  if (!host.starts_with(tcp_scheme))
+    return DockerEndpoint::unix_socket_at(socket_path_from_docker_host(host));
+  std::string_view rest = host.substr(tcp_scheme.size());
+  while (!rest.empty() && rest.back() == '/')
+    rest.remove_suffix(1);
+  auto colon = rest.rfind(':');
+  bool port_ok = colon != std::string_view::npos && colon > 0 && colon + 1 < rest.size() && colon + 6 >= rest.size();
+  for (std::size_t i = port_ok ? colon + 1 : rest.size(); i < rest.size(); ++i)
+    port_ok = port_ok && rest[i] >= '0' && rest[i] <= '9';
+  if (!port_ok || rest.find('/') != std::string_view::npos)
+    throw UsageError(fmt::format("docker host \"{}\": give tcp://HOST:PORT, e.g. tcp://10.0.0.1:2376", host));
+  DockerEndpoint e;
+  e.host_port = std::string(rest);
+  if (env.tls_verify.empty()) {
+    if (!insecure)
+      throw UsageError(fmt::format("docker host \"{}\": plain tcp:// has no TLS; set DOCKER_TLS_VERIFY=1 and "
+                                   "DOCKER_CERT_PATH (a directory with ca.pem, cert.pem, key.pem) as for the docker "
+                                   "CLI, or pass --insecure yes to talk to the engine unencrypted and unauthenticated",
+                                   host));
+    e.kind = DockerEndpoint::Kind::http;
+    return e;
+  }
+  e.kind = DockerEndpoint::Kind::https;
+  std::filesystem::path dir = !env.cert_path.empty() ? std::filesystem::path(env.cert_path)
+                                                     : std::filesystem::path(env.home) / ".docker";
+  for (auto [file, out] : {std::pair{"ca.pem", &e.ca}, std::pair{"cert.pem", &e.cert}, std::pair{"key.pem", &e.key}}) {
+    auto path = dir / file;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+      throw UsageError(fmt::format("docker host {}: {} is missing; put {} in DOCKER_CERT_PATH ({}{})", host,
+                              path.string(), file, dir.string(), env.cert_path.empty() ? ", the default ~/.docker" : ""));
+    *out = path.string();
+  }
+  return e;
 }
 
 EngineVersion parse_version(std::string_view body) {

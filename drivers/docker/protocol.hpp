@@ -79,8 +79,36 @@ private:
 std::string engine_error_message(std::string_view call, long status, std::string_view body);
 
 // The socket path from --docker-host or DOCKER_HOST ("unix:///path" or "/path");
-// throws UsageError for other schemes (tcp://, ssh://): only local Unix sockets are supported.
+// throws UsageError for other schemes (tcp:// is endpoint_from_docker_host's, ssh:// is not supported).
 std::string socket_path_from_docker_host(std::string_view docker_host);
+
+// Where the engine listens: a Unix socket, or tcp://HOST:PORT with TLS (https, the server
+// verified against ca.pem and a client certificate) or, only when asked for, without (http).
+struct DockerEndpoint {
+  enum class Kind { unix_socket, https, http };
+  Kind kind = Kind::unix_socket;
+  std::string socket_path;       // unix_socket
+  std::string host_port;         // https, http: "127.0.0.1:2376"
+  std::string ca, cert, key;     // https: files under DOCKER_CERT_PATH
+  static DockerEndpoint unix_socket_at(std::string path);
+  bool tcp() const { return kind != Kind::unix_socket; }
+  // "unix:///run/docker.sock", "tcp://127.0.0.1:2376 (TLS)", "tcp://127.0.0.1:2375 (no TLS)"
+  std::string describe() const;
+};
+
+// What the docker CLI reads besides DOCKER_HOST.
+struct DockerTlsEnv {
+  std::string tls_verify; // DOCKER_TLS_VERIFY: non-empty = TLS, verifying the server
+  std::string cert_path;  // DOCKER_CERT_PATH: ca.pem, cert.pem, key.pem (empty: HOME/.docker)
+  std::string home;       // HOME
+  static DockerTlsEnv from_environment();
+};
+
+// The endpoint for --docker-host or DOCKER_HOST: "unix:///path" or "/path" as
+// socket_path_from_docker_host, "tcp://HOST:PORT" with TLS when DOCKER_TLS_VERIFY is set (every
+// certificate file must exist, else Error naming it), plain only with `insecure` (else
+// UsageError naming DOCKER_TLS_VERIFY, DOCKER_CERT_PATH and --insecure).
+DockerEndpoint endpoint_from_docker_host(std::string_view docker_host, const DockerTlsEnv& env, bool insecure);
 
 struct EngineVersion {
   std::string version;         // "20.10.24+dfsg1"

@@ -97,7 +97,7 @@ std::string http_response(const std::string& status_line, const std::string& con
 } // namespace
 
 TEST_CASE("no engine on the socket: a TransportError that names the socket") {
-  EngineClient client("/nonexistent/virtbench-test/docker.sock");
+  EngineClient client(DockerEndpoint::unix_socket_at("/nonexistent/virtbench-test/docker.sock"));
   HttpRequest ping;
   ping.path = "/_ping";
   try {
@@ -112,7 +112,7 @@ TEST_CASE("no engine on the socket: a TransportError that names the socket") {
 
 TEST_CASE("an engine error status becomes EngineError with the versioned call and the engine's message") {
   FakeEngine engine(http_response("404 Not Found", "application/json", data_file("docker/1.41/error-404-no-such-container.json")));
-  EngineClient client(engine.path());
+  EngineClient client(DockerEndpoint::unix_socket_at(engine.path()));
   client.set_api_version("1.41");
   try {
     run_sync(client.call("GET", "/containers/no-such-container/json"));
@@ -128,7 +128,7 @@ TEST_CASE("an engine error status becomes EngineError with the versioned call an
 TEST_CASE("an exec stream arriving in pieces reaches the decoder whole") {
   auto body = data_file("docker/1.41/exec-start-interleaved.bin");
   FakeEngine engine(http_response("200 OK", "application/vnd.docker.raw-stream", body));
-  EngineClient client(engine.path());
+  EngineClient client(DockerEndpoint::unix_socket_at(engine.path()));
   auto decoder = std::make_shared<StreamDecoder>();
   HttpRequest start;
   start.method = "POST";
@@ -146,7 +146,7 @@ TEST_CASE("an exec stream arriving in pieces reaches the decoder whole") {
 
 TEST_CASE("cancelling the wait aborts a transfer the engine never answers, within about a second") {
   FakeEngine engine(""); // accepts, never answers
-  auto client = std::make_unique<EngineClient>(engine.path());
+  auto client = std::make_unique<EngineClient>(DockerEndpoint::unix_socket_at(engine.path()));
   HttpRequest stuck;
   stuck.path = "/v1.41/containers/x/stats";
   stuck.timeout = std::chrono::seconds(60);

@@ -257,7 +257,7 @@ TEST_CASE("volumes: the created one's driver and mountpoint, the labelled ones w
 TEST_CASE("docker hosts: Unix sockets only, absolute paths") {
   CHECK(socket_path_from_docker_host("unix:///var/run/docker.sock") == "/var/run/docker.sock");
   CHECK(socket_path_from_docker_host("/run/x/docker.sock") == "/run/x/docker.sock");
-  CHECK_THROWS_WITH_AS(socket_path_from_docker_host("tcp://10.0.0.1:2375"), doctest::Contains("only local Unix sockets"),
+  CHECK_THROWS_WITH_AS(socket_path_from_docker_host("tcp://10.0.0.1:2375"), doctest::Contains("only local Unix sockets (unix:///path/to/docker.sock or"),
                        UsageError);
   CHECK_THROWS_AS(socket_path_from_docker_host("docker.sock"), UsageError);
   CHECK(url_encode(R"({"label":["virtbench.run"]})") == "%7B%22label%22%3A%5B%22virtbench.run%22%5D%7D");
