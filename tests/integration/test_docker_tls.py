@@ -195,4 +195,4 @@ class DockerTls(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    vbtest.main()

@@ -138,4 +138,4 @@ at virtbench history --by ""; at virtbench compare --any'''
 
 
 if __name__ == "__main__":
-    unittest.main()
+    vbtest.main()

@@ -257,4 +257,4 @@ class LibvirtPlatform(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    vbtest.main()

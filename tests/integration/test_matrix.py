@@ -226,4 +226,4 @@ class MatrixRun(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    vbtest.main()

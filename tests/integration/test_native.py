@@ -404,4 +404,4 @@ class NativeRun(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    vbtest.main()

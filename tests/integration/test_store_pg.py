@@ -246,4 +246,4 @@ class PostgresStore(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    vbtest.main()

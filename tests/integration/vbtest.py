@@ -5,6 +5,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 VIRTBENCH = os.environ.get("VIRTBENCH") or sys.exit("VIRTBENCH is not set: run through `meson test`")
 
@@ -91,3 +92,21 @@ def processes_in(directory):
 
 def temp_dir():
     return tempfile.mkdtemp(prefix="vbtest-")
+
+
+class _TimedResult(unittest.TextTestResult):
+    """Prints each test's wall time after its verdict, so a slow test case is named in the log."""
+
+    def startTest(self, test):
+        self._started = time.monotonic()
+        super().startTest(test)
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        self.stream.writeln(f"    ({time.monotonic() - self._started:.1f} s) {test.id().split('.')[-1]}")
+        self.stream.flush()
+
+
+def main():
+    """unittest.main with each test's verdict and wall time."""
+    unittest.main(testRunner=unittest.TextTestRunner(verbosity=2, resultclass=_TimedResult))
