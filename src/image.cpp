@@ -6,6 +6,7 @@
 #include "util/fs.hpp"
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include <charconv>
 #include <cmath>
@@ -101,7 +102,7 @@ std::string guest_kernel_cmdline(const GuestImage& image, bool this_host, const 
     } catch (const std::exception&) {
     }
   }
-  return std::string(k_guest_kernel_cmdline) + " " + guest_kernel_tuning(tsc_khz, image.kernel_hz, machine);
+  return fmt::format("{} {}", k_guest_kernel_cmdline, guest_kernel_tuning(tsc_khz, image.kernel_hz, machine));
 }
 
 } // namespace virtbench

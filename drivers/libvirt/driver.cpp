@@ -6,6 +6,8 @@
 
 #include "driver.hpp"
 
+#include <fmt/format.h>
+
 #include <iostream>
 
 namespace virtbench::libvirt {
@@ -30,8 +32,9 @@ std::string check_options(const OptionValues& values) {
 DriverCommand image_push() {
   DriverCommand c;
   c.path = {"image", "push"};
-  c.help = std::string("Copy the guest image into the libvirt storage pool ") + k_pool_name +
-           " (created if missing) for --platform libvirt on a remote host";
+  c.help = fmt::format("Copy the guest image into the libvirt storage pool {} (created if missing) for --platform "
+                       "libvirt on a remote host",
+                       k_pool_name);
   c.options = {OptionSpec::text_option("libvirt-uri", "libvirt connection URI (e.g. qemu+ssh://root@host/system)",
                                        k_default_uri, "URI")};
   c.flags = {"force"};

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include <map>
 
@@ -319,7 +320,7 @@ TEST_CASE("agent: exec past its timeout kills the guest process with kill -9 and
 TEST_CASE("agent: output cut at the capture limit is an error, and the command never runs a second time") {
   FakeAgent fake;
   fake.truncate_first = true;
-  fake.full_out = std::string(100, 'x') + "END\n";
+  fake.full_out = fmt::format("{}END\n", std::string(100, 'x'));
   with_fake_agent(fake, [&](UnixAgentTransport&, GuestAgent& agent, test::FakeUnixServer&) -> awaitable<void> {
     std::vector<std::string> argv{"sysbench", "fileio", "prepare"}; // side effects: must not run twice
     std::string message;

@@ -53,7 +53,7 @@ TEST_CASE("hostile: a bad value on a line of 10 MiB is quoted cut to 200 charact
   CHECK(message.find("'max' is not a number:\n  line 2:     max: 999") != std::string::npos);
   CHECK(message.size() < 2048);
   // Nothing parseable: the message quotes the output's end, at most 2000 bytes of it.
-  message = error_of([&] { parse_sysbench_output(std::string(10 << 20, 'x') + "\n", Workload::cpu); });
+  message = error_of([&] { parse_sysbench_output(std::string(10 << 20, 'x') + '\n', Workload::cpu); });
   CHECK(message.starts_with("cannot parse sysbench cpu output: missing total time, latency min"));
   CHECK(message.size() < 4096);
 }
