@@ -291,7 +291,9 @@ public:
     }
 
     m_transport.emplace(m_domain.get(), m_pool);
-    m_agent.emplace(*m_transport);
+    vm::AgentTimeouts timeouts;
+    timeouts.call = m_vm.agent_timeout;
+    m_agent.emplace(*m_transport, timeouts);
     auto limit = m_type.domain_type == "kvm" ? 30s : 120s;
     std::exception_ptr failure;
     bool lost = false;

@@ -170,7 +170,9 @@ public:
 
     // Boot: until the guest agent answers.
     m_transport.emplace(executor, m_agent_socket.string());
-    m_agent.emplace(*m_transport);
+    vm::AgentTimeouts timeouts;
+    timeouts.call = m_vm.agent_timeout;
+    m_agent.emplace(*m_transport, timeouts);
     auto limit = m_accel == "kvm" ? 30s : 120s;
     bool lost = false;
     {

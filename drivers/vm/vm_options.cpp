@@ -15,6 +15,10 @@ std::vector<OptionSpec> vm_options() {
           .as_axis(),
       OptionSpec::choice_option("scratch-format", "format of the fileio scratch disk", "raw", {"raw", "qcow2"})
           .as_axis(),
+      OptionSpec::integer_option("agent-timeout",
+                                 "seconds one guest-agent call may go unanswered; then the VM gets 2 s to answer "
+                                 "query-status, else the platform is lost and its VM killed",
+                                 30, 2, 3600, "SECONDS"),
   };
 }
 
@@ -25,6 +29,7 @@ VmConfig vm_config(const OptionValues& values) {
   c.memory_bytes = static_cast<std::uint64_t>(values.integer("memory")) << 20;
   c.cache_mode = values.text("cache-mode");
   c.scratch_format = values.text("scratch-format");
+  c.agent_timeout = std::chrono::seconds(values.integer("agent-timeout"));
   if (values.has("machine"))
     c.machine = values.text("machine");
   return c;

@@ -46,6 +46,16 @@ def seconds(fn):
     return time.monotonic() - start
 
 
+def tiny_suite(directory, iterations):
+    """cpu then fileio, 1 s each, no warm-up: a VM test's runs come seconds after its boot."""
+    path = os.path.join(directory, "tiny.toml")
+    with open(path, "w") as f:
+        f.write(f'name = "tiny"\niterations = {iterations}\n[[experiment]]\nname = "cpu"\nworkload = "cpu"\n'
+                'cpu-max-prime = 2000\ntime = 1\nwarmup = 0\n[[experiment]]\nname = "io"\nworkload = "fileio"\n'
+                'file-total-size = "16M"\nfile-test-mode = "rndrw"\ntime = 1\nwarmup = 0\n')
+    return path
+
+
 def console_tail(out):
     """The guest console's last lines, for failure messages."""
     try:
@@ -134,33 +144,15 @@ class LibvirtPlatform(unittest.TestCase):
             self.assertIn("<name>" + lv["domain_name"] + "</name>", f.read())
         self.assertEqual(virtbench_domains(), [])
 
-    def test_ctrl_c_in_the_middle_destroys_the_domain(self):
-        out = os.path.join(self.tmp, "out")
-        proc = subprocess.Popen([vbtest.VIRTBENCH, "run", "--suite", "quick", "--platform", "libvirt", "--iterations",
-                                 "3", "--time", "2", "--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
-        try:
-            vbtest.wait_for(lambda: len(vbtest.runs_in(out)) >= 2, 180, "two finished iterations")
-            self.assertEqual(len(virtbench_domains()), 1)
-            proc.send_signal(signal.SIGINT)
-            _, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-        self.assertEqual(proc.returncode, 130, err)
-        self.assertIn("interrupted", err)
-        self.assertEqual(virtbench_domains(), [])
-        self.assertTrue(vbtest.load(out)["interrupted"])
-
-    def test_a_hung_guest_is_lost_and_its_domain_destroyed_within_40_s(self):
+    def test_a_hung_guest_is_lost_and_its_domain_destroyed_after_the_agent_timeout(self):
         """The domain's QEMU sent SIGSTOP in the middle of a workload: libvirtd would wait for
-        its monitor for ever; the agent call times out, query-status through libvirt gets 2 s
-        under a watchdog, then QEMU is killed and the domain destroyed."""
+        its monitor for ever; the agent call times out (--agent-timeout 5; the default 30 s
+        gives the issue's 40 s), query-status through libvirt gets 2 s under a watchdog, then
+        QEMU is killed and the domain destroyed."""
         out = os.path.join(self.tmp, "out")
-        proc = subprocess.Popen([vbtest.VIRTBENCH, "run", "--suite", "quick", "--platform", "libvirt", "--iterations",
-                                 "3", "--time", "2", "--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+        proc = subprocess.Popen([vbtest.VIRTBENCH, "run", "--suite", tiny_suite(self.tmp, 4), "--platform", "libvirt",
+                                 "--agent-timeout", "5", "--out", out], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
         try:
             vbtest.wait_for(lambda: len(vbtest.runs_in(out)) >= 2, 180, "two finished iterations")
             pids = vbtest.pgrep("qemu-system-x86_64.*guest=virtbench-")
@@ -176,7 +168,7 @@ class LibvirtPlatform(unittest.TestCase):
                 proc.kill()
                 proc.communicate()
         print(f"\nSIGSTOP of the domain's QEMU to its kill: {killed_after:.1f} s", file=sys.stderr)
-        self.assertLessEqual(killed_after, 40, err)
+        self.assertLessEqual(killed_after, 5 + 2 + 8, err)
         self.assertEqual(proc.returncode, 1, err)
         lv = next(x for x in vbtest.load(out)["platforms"] if x["name"] == "libvirt")
         self.assertIn("did not answer within 2 s either; the domain was destroyed", lv["error"])
@@ -224,7 +216,10 @@ class LibvirtPlatform(unittest.TestCase):
             self.assertLess(seconds(lambda: virsh("domcapabilities", "--virttype", "kvm")), 2,
                             "libvirtd still probes QEMU on every capabilities lookup")
 
-    def test_image_push_then_a_run_from_the_pool_as_on_a_remote_host(self):
+    def test_image_push_then_ctrl_c_in_a_run_from_the_pool_destroys_the_domain_and_its_volumes(self):
+        """The pool storage a remote host uses (image push, then a run whose disks are pool
+        volumes), interrupted with Ctrl-C in the middle: exit 130, finished iterations kept,
+        the console log fetched from the pool, no domain and no run volume left."""
         before = set(pool_volumes())
         p = vbtest.run("image", "push", "--libvirt-uri", URI, check=0)
         manifest = json.loads(vbtest.run("image", "list", "--json", check=0).stdout)
@@ -234,18 +229,29 @@ class LibvirtPlatform(unittest.TestCase):
             self.assertTrue(set(pushed) <= set(pool_volumes()), pool_volumes())
             p = vbtest.run("image", "push", "--libvirt-uri", URI, check=0)
             self.assertEqual(p.stdout.count("already in pool virtbench"), 3, p.stdout)
-            suite = os.path.join(self.tmp, "s.toml")
-            with open(suite, "w") as f:
-                f.write('name = "pool"\niterations = 1\n[[experiment]]\nname = "cpu"\nworkload = "cpu"\n'
-                        'cpu-max-prime = 2000\ntime = 1\nwarmup = 0\n[[experiment]]\nname = "io"\nworkload = "fileio"\n'
-                        'file-total-size = "16M"\nfile-test-mode = "rndrw"\ntime = 1\n')
             out = os.path.join(self.tmp, "out")
             env = dict(os.environ, VIRTBENCH_LIBVIRT_POOL_STORAGE="1")
-            p = vbtest.run("run", "--suite", suite, "--platform", "libvirt", "--out", out, env=env)
-            self.assertEqual(p.returncode, 0, p.stderr + console_tail(out))
+            proc = subprocess.Popen([vbtest.VIRTBENCH, "run", "--suite", tiny_suite(self.tmp, 3), "--platform",
+                                     "libvirt", "--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, env=env)
+            try:
+                vbtest.wait_for(lambda: len(vbtest.runs_in(out)) >= 2, 180, "two finished iterations")
+                self.assertEqual(len(virtbench_domains()), 1)
+                proc.send_signal(signal.SIGINT)
+                _, err = proc.communicate(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+            self.assertEqual(proc.returncode, 130, err + console_tail(out))
+            self.assertIn("interrupted", err)
+            self.assertEqual(virtbench_domains(), [])
             r = vbtest.load(out)
+            self.assertTrue(r["interrupted"])
             self.assertEqual(r["platforms"][0]["storage"], "pool virtbench")
-            self.assertEqual([x["exit_code"] for x in r["runs"]], [0, 0], r["runs"])
+            finished = [x for x in r["runs"] if "error" not in x]
+            self.assertGreaterEqual(len(finished), 2, r["runs"])
+            self.assertEqual({x["exit_code"] for x in finished}, {0}, r["runs"])
             # The console log came back from the pool; the run's volumes are gone from it.
             with open(os.path.join(out, "raw", "libvirt", "console.log"), errors="replace") as f:
                 self.assertIn("virtbench-init: agent on", f.read())

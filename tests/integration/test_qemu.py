@@ -57,7 +57,7 @@ class QemuRun(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def args(self, *extra):
-        a = ["run", "--suite", "quick", "--out", self.out, "--seed", "7"]
+        a = ["run", "--out", self.out, "--seed", "7"] + ([] if "--suite" in extra else ["--suite", "quick"])
         if "VIRTBENCH_DATA_DIR" in os.environ:
             a = ["--data-dir", DATA_DIR] + a
         return a + list(extra)
@@ -148,8 +148,9 @@ class QemuRun(unittest.TestCase):
             if run["experiment"].startswith("exp1") or run["experiment"].startswith("exp2"):
                 self.assertGreater(m["events_per_sec"], 0)
             else:
-                self.assertGreater(m["reads_per_s"], 0)
-                self.assertGreater(m["writes_per_s"], 0)
+                # Both kinds of I/O happened in the run as a whole (a 2-s rndrw iteration under a
+                # loaded TCG host once completed too few events to have a write).
+                self.assertGreater(m["reads_per_s"] + m["writes_per_s"], 0, run["experiment"])
                 self.assertEqual(sorted(d["where"] for d in run["cache_drops"]), ["guest", "host"])
                 for d in run["cache_drops"]:
                     self.assertIn("cached_before_kib", d)
@@ -160,6 +161,9 @@ class QemuRun(unittest.TestCase):
             self.assertGreater(cpu["platform_process"]["user_s"] + cpu["platform_process"]["kernel_s"], 0.1)
             with open(os.path.join(self.out, run["raw"])) as f:
                 self.assertIn("sysbench 1.0", f.read())
+        fileio = [x["metrics"] for x in measured if "fileio" in x["experiment"]]
+        self.assertGreater(sum(m["writes_per_s"] for m in fileio), 0)
+        self.assertGreater(sum(m["reads_per_s"] for m in fileio), 0)
         native = [x for x in r["runs"] if x["platform"] == "native" and "warmup" not in x]
         self.assertEqual(len(native), 4)
         self.assertTrue(os.path.isfile(os.path.join(self.out, "raw", "qemu", "console.log")))
@@ -182,35 +186,6 @@ class QemuRun(unittest.TestCase):
         print(f"\nqemu ({qemu['machine']}) boot: " + ", ".join(f"{s['step']} {s['since_qemu_start_s']:.2f}"
                                                             for s in timeline), file=sys.stderr)
 
-    def test_microvm_boots_with_virtio_mmio_and_runs_cpu_and_fileio(self):
-        suite = os.path.join(self.tmp, "tiny.toml")
-        with open(suite, "w") as f:
-            f.write('name = "tiny"\niterations = 1\n\n'
-                    '[[experiment]]\nname = "cpu"\nworkload = "cpu"\ncpu-max-prime = 2000\ntime = 1\nwarmup = 0\n\n'
-                    '[[experiment]]\nname = "fileio"\nworkload = "fileio"\nfile-total-size = "16M"\n'
-                    'file-test-mode = "rndrw"\ntime = 1\nwarmup = 0\n')
-        a = ["run", "--suite", suite, "--out", self.out, "--platform", "qemu", "--machine", "microvm"]
-        if "VIRTBENCH_DATA_DIR" in os.environ:
-            a = ["--data-dir", DATA_DIR] + a
-        p = vbtest.run(*a, env=self.env, timeout=300)
-        self.assertEqual(p.returncode, 0, self.diagnostics(p.stderr))
-        r = vbtest.load(self.out)
-        qemu = next(x for x in r["platforms"] if x["name"] == "qemu")
-        self.assertEqual(qemu["machine"], "microvm")
-        self.assertIn("-machine microvm,acpi=on", qemu["qemu_command"])
-        self.assertIn("virtio-blk-device,drive=scratch", qemu["qemu_command"])
-        self.assertNotIn("-pci", qemu["qemu_command"])
-        self.assert_boot_timeline(qemu, p.stderr)
-        runs = [x for x in r["runs"] if x["platform"] == "qemu"]
-        self.assertEqual(sorted(x["experiment"] for x in runs), ["cpu", "fileio"])
-        for run in runs:
-            self.assertNotIn("error", run, self.diagnostics(p.stderr))
-        # The root disk is vda (the initramfs found /sbin/virtbench-init on root=/dev/vda: the
-        # timeline has "init started"), so the scratch disk is vdb, where fileio wrote.
-        fileio = next(x for x in runs if x["experiment"] == "fileio")
-        self.assertGreater(fileio["metrics"]["writes_per_s"], 0)
-        self.assert_nothing_left(p.stderr)
-
     def test_microvm_with_libvirt_is_refused_naming_the_fix(self):
         p = vbtest.run(*self.args("--platform", "qemu,libvirt", "--machine", "microvm"), env=self.env, timeout=60)
         self.assertEqual(p.returncode, 2, p.stderr)
@@ -218,9 +193,21 @@ class QemuRun(unittest.TestCase):
         self.assertIn("drop libvirt from --platform", p.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.out, "results.json")))
 
-    def test_ctrl_c_stops_the_vm_and_keeps_finished_iterations(self):
-        self.start("--platform", "qemu", "--iterations", "3", "--time", "3")
-        self.wait_for_qemu_runs(1, 240)
+    def tiny_suite(self, iterations):
+        """fileio then cpu, 1 s each, no warm-up: a VM test's runs come seconds after its boot."""
+        path = os.path.join(self.tmp, "tiny.toml")
+        with open(path, "w") as f:
+            f.write(f'name = "tiny"\niterations = {iterations}\n\n'
+                    '[[experiment]]\nname = "fileio"\nworkload = "fileio"\nfile-total-size = "16M"\n'
+                    'file-test-mode = "rndrw"\ntime = 1\nwarmup = 0\n\n'
+                    '[[experiment]]\nname = "cpu"\nworkload = "cpu"\ncpu-max-prime = 2000\ntime = 1\nwarmup = 0\n')
+        return path
+
+    def test_microvm_runs_fileio_and_cpu_and_ctrl_c_stops_it_keeping_finished_iterations(self):
+        """One VM for two things: --machine microvm (virtio-mmio, the fast boot) and Ctrl-C
+        in the middle of a run."""
+        self.start("--platform", "qemu", "--machine", "microvm", "--suite", self.tiny_suite(3))
+        self.wait_for_qemu_runs(4, 240)  # 3 of fileio, the first of cpu; then 2 more to interrupt
         self.proc.send_signal(signal.SIGINT)
         t0 = time.monotonic()
         code, stderr = self.finish(90)
@@ -229,12 +216,25 @@ class QemuRun(unittest.TestCase):
         r = vbtest.load(self.out)
         self.assertTrue(r["interrupted"])
         kept = [x for x in r["runs"] if x["platform"] == "qemu" and "error" not in x]
-        self.assertGreaterEqual(len(kept), 1)
+        self.assertGreaterEqual(len(kept), 4)
+        self.assertLess(len(kept), 6, "the run was not interrupted in the middle")
         self.assertFalse([x for x in r["runs"] if "error" in x], "an interrupted iteration is not recorded as failed")
+
+        qemu = next(x for x in r["platforms"] if x["name"] == "qemu")
+        self.assertEqual(qemu["machine"], "microvm")
+        self.assertIn("-machine microvm,acpi=on", qemu["qemu_command"])
+        self.assertIn("virtio-blk-device,drive=scratch", qemu["qemu_command"])
+        self.assertNotIn("-pci", qemu["qemu_command"])
+        self.assert_boot_timeline(qemu, stderr)
+        # The root disk is vda (the initramfs found /sbin/virtbench-init on root=/dev/vda: the
+        # timeline has "init started"), so the scratch disk is vdb, where fileio wrote.
+        self.assertEqual(sorted({x["experiment"] for x in kept}), ["cpu", "fileio"])
+        fileio = next(x for x in kept if x["experiment"] == "fileio")
+        self.assertGreater(fileio["metrics"]["writes_per_s"], 0)
         self.assert_nothing_left(stderr)
 
     def test_kill_9_of_qemu_fails_the_platform_promptly(self):
-        self.start("--platform", "qemu", "--iterations", "3", "--time", "3")
+        self.start("--platform", "qemu", "--suite", self.tiny_suite(3))
         self.wait_for_qemu_runs(1, 240)
         children = vbtest.pgrep("qemu-system-x86_64.*" + self.runtime)
         self.assertEqual(len(children), 1, children)
@@ -251,12 +251,14 @@ class QemuRun(unittest.TestCase):
         self.assertGreaterEqual(len(kept), 1)
         self.assert_nothing_left(stderr)
 
-    def test_a_hung_guest_is_lost_and_killed_within_40_s(self):
+    def test_a_hung_guest_is_lost_and_killed_after_the_agent_timeout(self):
         """QEMU sent SIGSTOP in the middle of a workload (grouped order: qemu's steps follow
-        one another, so the stop lands in an agent call, the slowest path: the call's 30 s
-        timeout, then QMP query-status gets 2 s): the platform is lost, QEMU killed, the
-        run ends with exit 1 and leaves nothing behind."""
-        self.start("--platform", "native,qemu", "--iterations", "2", "--time", "2", "--order", "grouped")
+        one another, so the stop lands in an agent call, the slowest path: the call's timeout,
+        here --agent-timeout 5, then QMP query-status gets 2 s): the platform is lost, QEMU
+        killed, the run ends with exit 1 and leaves nothing behind. (The default 30 s gives
+        the issue's 40 s; tools/bench-harness-time --hung measures it.)"""
+        self.start("--platform", "native,qemu", "--suite", self.tiny_suite(4), "--order", "grouped",
+                   "--agent-timeout", "5")
         self.wait_for_qemu_runs(1, 240)
         children = qemu_pids_under(self.runtime)
         self.assertEqual(len(children), 1, children)
@@ -267,7 +269,7 @@ class QemuRun(unittest.TestCase):
         code, stderr = self.finish(240)
         print(f"\nSIGSTOP of QEMU to its kill: {killed_after:.1f} s; to exit: {time.monotonic() - t0:.1f} s",
               file=sys.stderr)
-        self.assertLessEqual(killed_after, 40, self.diagnostics(stderr))
+        self.assertLessEqual(killed_after, 5 + 2 + 8, self.diagnostics(stderr))
         self.assertEqual(code, 1, self.diagnostics(stderr))
         r = vbtest.load(self.out)
         qemu = next(x for x in r["platforms"] if x["name"] == "qemu")
