@@ -20,7 +20,7 @@ namespace {
 // The advisory lock taken around a migration (any number, the same in every virtbench).
 constexpr std::int64_t k_migration_lock = 0x7669727462656e63; // "virtbenc"
 
-const char* const k_migrations[] = {
+const char* const k_pg_migrations[] = {
     R"(
 CREATE TABLE runs (
   run_id TEXT PRIMARY KEY,
@@ -49,7 +49,7 @@ CREATE INDEX runs_by_suite ON runs (suite, started_at);
 )",
     "CREATE INDEX runs_by_host ON runs (hostname, suite, started_at);",
 };
-static_assert(std::size(k_migrations) == k_schema_version);
+static_assert(std::size(k_pg_migrations) == k_schema_version);
 
 // libpq's messages span lines ("connection to server ... failed: FATAL:  ..."): one line.
 std::string one_line(const char* message) {
@@ -216,7 +216,7 @@ private:
       return schema_version();
     };
     auto apply = [this](int v) {
-      auto r = Result(PQexec(m_conn, k_migrations[v])); // several statements: the simple protocol
+      auto r = Result(PQexec(m_conn, k_pg_migrations[v])); // several statements: the simple protocol
       if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK)
         throw Error(fmt::format("history {}: schema migration to version {} failed: {}", m_where, v + 1,
                                 one_line(r ? PQresultErrorMessage(r.get()) : PQerrorMessage(m_conn))));

@@ -18,7 +18,7 @@ namespace {
 // Migration K takes the schema from version K-1 to K. Version 1 is the schema of every
 // virtbench before versioning, hence IF NOT EXISTS: a history.sqlite from then (user_version
 // 0, tables there) migrates without loss.
-const char* const k_migrations[] = {
+const char* const k_sqlite_migrations[] = {
     R"(
 CREATE TABLE IF NOT EXISTS runs (
   run_id TEXT PRIMARY KEY,
@@ -46,7 +46,7 @@ CREATE INDEX IF NOT EXISTS runs_by_suite ON runs (suite, started_at);
 )",
     "CREATE INDEX IF NOT EXISTS runs_by_host ON runs (hostname, suite, started_at);",
 };
-static_assert(std::size(k_migrations) == k_schema_version);
+static_assert(std::size(k_sqlite_migrations) == k_schema_version);
 
 class SqliteRows final : public Rows {
 public:
@@ -157,7 +157,7 @@ private:
     if (schema_version() == k_schema_version)
       return;
     store::migrate(
-        *this, m_where, [this] { return schema_version(); }, [this](int v) { exec(k_migrations[v]); },
+        *this, m_where, [this] { return schema_version(); }, [this](int v) { exec(k_sqlite_migrations[v]); },
         [this] { exec(fmt::format("PRAGMA user_version = {};", k_schema_version).c_str()); });
   }
 
