@@ -48,6 +48,12 @@ public:
   }
   std::string location() const override { return {}; }
   std::string remote_scratch_dir() const override { return {}; }
+  awaitable<void> forward_socket(std::string local, std::string remote) override {
+    if (local != remote)
+      throw Error("forward " + local + " to " + remote + ": this host forwards no sockets (no --host)");
+    co_return;
+  }
+  void cancel_forward(const std::string&, const std::string&) noexcept override {}
 
   boost::json::object describe() override { return describe_host(); }
   bool can_drop_caches() override { return can_drop_host_caches(); }

@@ -96,6 +96,14 @@ public:
   // On a remote host, the run's private directory there (/var/tmp/virtbench-<run-id>),
   // removed at the end of the run; empty here.
   virtual std::string remote_scratch_dir() const = 0;
+  // Makes the Unix socket path `local` on this host (in the run's runtime directory) lead to
+  // the Unix socket `remote` on the host (ssh -O forward -L through the run's connection) until
+  // cancel_forward() or the end of the run: a remote engine's or libvirtd's API socket. Here
+  // nothing is forwarded and `remote` must be `local`. Throws Error (UsageError: a path ssh
+  // cannot carry; PlatformLost: the connection is gone).
+  virtual awaitable<void> forward_socket(std::string local, std::string remote) = 0;
+  // Ends forward_socket(local, remote) and removes `local`; never throws.
+  virtual void cancel_forward(const std::string& local, const std::string& remote) noexcept = 0;
 };
 
 // What a driver gets to make a platform: the run's places and the options' values (each

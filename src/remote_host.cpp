@@ -161,7 +161,22 @@ std::vector<std::string> RemoteHost::sweep() {
   return swept;
 }
 
+awaitable<void> RemoteHost::forward_socket(std::string local, std::string remote) {
+  // Recorded first: cancelling a forward that failed is harmless.
+  m_forwards.emplace(local, remote);
+  return m_ssh.forward(std::move(local), std::move(remote));
+}
+
+void RemoteHost::cancel_forward(const std::string& local, const std::string& remote) noexcept {
+  m_ssh.cancel_forward(local, remote);
+  m_forwards.erase({local, remote});
+}
+
 std::string RemoteHost::close() noexcept {
+  while (!m_forwards.empty()) { // (a platform's stop() ends its own; this is the backstop)
+    auto [local, remote] = *m_forwards.begin();
+    cancel_forward(local, remote);
+  }
   m_reader.reset();
   if (!m_scratch_made)
     return {};

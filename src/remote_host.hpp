@@ -6,6 +6,7 @@
 #include "ssh.hpp"
 
 #include <memory>
+#include <set>
 #include <string>
 
 namespace virtbench {
@@ -39,6 +40,10 @@ public:
   awaitable<ExecResult> exec(ExecRequest request) override;
   std::string location() const override { return m_ssh.settings().target.url(); }
   std::string remote_scratch_dir() const override { return m_scratch; }
+  // Through the connection's master (SshConnection::forward_unix_socket); close() ends the
+  // forwards still open.
+  awaitable<void> forward_socket(std::string local, std::string remote) override;
+  void cancel_forward(const std::string& local, const std::string& remote) noexcept override;
 
   boost::json::object describe() override;
   bool can_drop_caches() override;
@@ -62,6 +67,7 @@ private:
   bool m_scratch_made = false;
   struct Reader;
   std::unique_ptr<Reader> m_reader;
+  std::set<std::pair<std::string, std::string>> m_forwards; // (local, remote) still forwarded
 };
 
 // The remote's describe() from the output of the fixed script it runs (key=value lines;

@@ -201,6 +201,67 @@ ProcessResult SshConnection::run_sync(const std::vector<std::string>& argv, std:
   return result;
 }
 
+namespace {
+
+// Runs a control command (`ssh -S CTL -O ...`) to its end; its result.
+ProcessResult run_control(std::vector<std::string> argv) {
+  asio::io_context io;
+  ProcessOptions po;
+  po.timeout = std::chrono::seconds(10);
+  ProcessResult result;
+  std::exception_ptr failure;
+  asio::co_spawn(io, run_process(std::move(argv), po), [&](std::exception_ptr e, ProcessResult r) {
+    failure = e;
+    result = std::move(r);
+  });
+  io.run();
+  if (failure)
+    std::rethrow_exception(failure);
+  return result;
+}
+
+} // namespace
+
+awaitable<void> SshConnection::forward(std::string local, std::string remote) {
+  auto spec = unix_forward_spec(local, remote);
+  auto what = fmt::format("forward {} to {} on {}", local, remote, m_settings.target.url());
+  if (!alive())
+    throw PlatformLost(what + ": the SSH connection is gone; check the host and the network, then run again");
+  std::error_code ec;
+  fs::remove(local, ec); // (a socket of an earlier attempt: ssh refuses to bind over it)
+  auto argv = base_argv(m_settings);
+  argv.insert(argv.end(), {"-S", m_control_path.string(), "-O", "forward", "-L", spec, "--", m_settings.target.host});
+  ProcessOptions po;
+  po.timeout = std::chrono::seconds(10);
+  ProcessResult r;
+  try {
+    r = co_await run_process(argv, po);
+  } catch (...) {
+    rethrow_with_context(what);
+  }
+  if (r.exit_code != 0 || r.timed_out)
+    throw Error(fmt::format("{}: `{}` {}: {}; is stream-local forwarding allowed by the host's sshd "
+                            "(AllowStreamLocalForwarding, DisableForwarding)?",
+                            what, format_argv(argv),
+                            r.timed_out ? std::string("did not answer within 10 s")
+                                        : fmt::format("exited with {}", r.exit_code),
+                            last_ssh_line(r.err + r.out)));
+}
+
+void SshConnection::cancel_forward(const std::string& local, const std::string& remote) noexcept {
+  try {
+    if (alive()) {
+      auto argv = base_argv(m_settings);
+      argv.insert(argv.end(), {"-S", m_control_path.string(), "-O", "cancel", "-L", unix_forward_spec(local, remote),
+                               "--", m_settings.target.host});
+      (void)run_control(argv);
+    }
+  } catch (...) {
+  }
+  std::error_code ec;
+  fs::remove(local, ec); // (ssh leaves the file of a cancelled Unix-socket listener)
+}
+
 void SshConnection::throw_failure(const std::string& what, const ProcessResult& r) {
   if (!alive()) {
     auto tail = master_log_tail();

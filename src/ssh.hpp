@@ -41,6 +41,12 @@ struct SshFailure {
 };
 SshFailure classify_ssh_failure(std::string_view err, const SshTarget& target, const std::string& ssh_config);
 
+// ssh's `-L` argument forwarding the Unix socket `local_socket` here to `remote_socket` on the
+// host: "LOCAL:REMOTE". Throws UsageError for a path ssh cannot carry (not absolute; a ':', '[',
+// ']', whitespace or a control character, which ssh's forward syntax would split on; longer
+// than a Unix socket's 107 bytes).
+std::string unix_forward_spec(const std::string& local, const std::string& remote);
+
 // The last non-empty line of ssh's stderr (without its \r).
 std::string last_ssh_line(std::string_view err);
 
@@ -75,6 +81,13 @@ public:
   awaitable<ProcessResult> run(std::vector<std::string> argv, ProcessOptions options);
   // The same on a private io_context, for callers outside a coroutine.
   ProcessResult run_sync(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
+  // Forwards connections to the new Unix socket `local` here (bound by the master, 0600) to
+  // the Unix socket `remote` on the host (`ssh -O forward -L`), until
+  // cancel_forward() or the master ends. Throws UsageError for a path ssh cannot carry
+  // (unix_forward_spec), Error with ssh's message when the master refuses.
+  awaitable<void> forward(std::string local, std::string remote);
+  // Ends that forward (`ssh -O cancel -L`, bounded) and removes `local`; never throws.
+  void cancel_forward(const std::string& local, const std::string& remote) noexcept;
   // An Error (or PlatformLost when the master is gone) for a remote command that ended with
   // ssh's own failure (exit 255), naming `what`.
   [[noreturn]] void throw_failure(const std::string& what, const ProcessResult& r);

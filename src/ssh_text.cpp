@@ -142,6 +142,25 @@ std::string shell_quote(const std::vector<std::string>& argv) {
   return s;
 }
 
+std::string unix_forward_spec(const std::string& local, const std::string& remote) {
+  auto check = [](const std::string& path, const char* which) {
+    auto bad = [&](const std::string& why) {
+      return UsageError(fmt::format("forward the {} Unix socket \"{}\": {}", which, path, why));
+    };
+    if (path.empty() || path.front() != '/')
+      throw bad("not an absolute path");
+    if (path.size() > 107)
+      throw bad(fmt::format("{} bytes, longer than the 107 a Unix socket path may have", path.size()));
+    for (unsigned char c : path)
+      if (c == ':' || c == '[' || c == ']' || std::isspace(c) || c < 0x20 || c == 0x7f)
+        throw bad("it holds a ':', '[', ']', a space or a control character, which ssh's forward syntax cannot "
+                  "carry; use another path");
+  };
+  check(local, "local");
+  check(remote, "remote");
+  return local + ":" + remote;
+}
+
 SshFailure classify_ssh_failure(std::string_view err, const SshTarget& t, const std::string& ssh_config) {
   auto e = lower(err);
   auto url = t.url();

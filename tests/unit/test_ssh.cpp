@@ -155,3 +155,21 @@ TEST_CASE("parse_remote_host_facts: the host block of a remote host") {
   CHECK(h["mitigations"].as_object().at("meltdown").as_string() == "Not affected");
   CHECK(h["remote"].as_string() == "ssh://root@bench-2");
 }
+
+TEST_CASE("unix_forward_spec: LOCAL:REMOTE for ssh -L; paths ssh's forward syntax would split are refused") {
+  CHECK(unix_forward_spec("/run/user/0/virtbench/run-1/docker-engine.sock", "/var/run/docker.sock") ==
+        "/run/user/0/virtbench/run-1/docker-engine.sock:/var/run/docker.sock");
+  CHECK(unix_forward_spec("/tmp/a-b_c.d~e", "/run/libvirt/virtqemud-sock") == "/tmp/a-b_c.d~e:/run/libvirt/virtqemud-sock");
+  auto why = [](const std::string& local, const std::string& remote) {
+    return test::error_of<Error>([&] { unix_forward_spec(local, remote); });
+  };
+  CHECK(why("run/docker.sock", "/var/run/docker.sock").find("run/docker.sock") != std::string::npos);
+  CHECK(why("/tmp/l.sock", "").find("absolute") != std::string::npos);
+  for (const char* hostile : {"/tmp/a:b", "/tmp/a b", "/tmp/a\nb", "/tmp/[::1]", "/tmp/a\tb", "/tmp/a\x7f", "rel"}) {
+    CAPTURE(hostile);
+    CHECK_THROWS_AS(unix_forward_spec("/tmp/l.sock", hostile), Error);
+    CHECK_THROWS_AS(unix_forward_spec(hostile, "/var/run/docker.sock"), Error);
+  }
+  CHECK_THROWS_AS(unix_forward_spec("/" + std::string(107, 'x'), "/r"), Error); // sun_path's 108 bytes with the NUL
+  CHECK_NOTHROW(unix_forward_spec("/" + std::string(90, 'x'), "/r"));
+}
