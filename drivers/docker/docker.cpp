@@ -42,6 +42,20 @@ bool is_live_virtbench(long pid) {
   }
 }
 
+// This machine, for the controller label: /etc/machine-id, else the host name.
+std::string controller_id() {
+  try {
+    auto id = read_file("/etc/machine-id");
+    id = id.substr(0, id.find('\n'));
+    if (!id.empty())
+      return id;
+  } catch (const std::exception&) {
+  }
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  return name;
+}
+
 // Cumulative CPU seconds of a cgroup from its files, found through a member's /proc/<pid>/cgroup.
 std::optional<CpuSeconds> cgroup_cpu_of(long pid) {
   std::string cgroups;
@@ -152,9 +166,10 @@ public:
   // answers each one on its collector's next 1 s tick, even with one-shot=true (measured
   // with dockerd 20.10, running and paused alike), and the runner asks before and after
   // every step.
-  // Over tcp:// the container's pid is the engine host's, not this one's: engine stats only.
+  // Over tcp:// or on a --host the container's pid is the engine host's, not this one's:
+  // engine stats only.
   awaitable<std::optional<CpuSeconds>> host_accounting() override {
-    if (m_container_pid > 0 && !m_client->endpoint().tcp()) {
+    if (m_container_pid > 0 && !m_client->endpoint().tcp() && !m_client->endpoint().remote()) {
       if (auto cpu = cgroup_cpu_of(m_container_pid)) {
         m_accounting_source = "cgroup files of the container (cpuacct.stat on cgroup v1, cpu.stat on v2)";
         co_return cpu;
@@ -173,10 +188,11 @@ public:
 
   // bind: a directory under DATA_DIR/scratch; volume: the engine's data root, known here
   // only for a private engine (DATA_DIR/docker).
+  // On a --host: bind is the run's directory there; a volume is in the engine's data root.
   std::optional<HostStorage> fileio_host_storage() const override {
     if (m_docker_storage == "bind")
-      return HostStorage{m_options.data_dir / "scratch"};
-    if (m_docker_host == "private")
+      return remote() ? HostStorage{m_options.host->remote_scratch_dir()} : HostStorage{m_options.data_dir / "scratch"};
+    if (m_docker_host == "private" && !remote())
       return HostStorage{m_options.data_dir / "docker"};
     return std::nullopt;
   }
@@ -190,6 +206,7 @@ public:
                    {"engine_api_version", m_version.api_version},
                    {"engine_kernel", m_version.kernel},
                    {"docker_host", m_client ? m_client->endpoint().describe() : std::string()},
+                   {"engine_host", remote() ? m_options.host->location() : std::string("this host")},
                    {"engine_private", m_private != nullptr},
                    {"storage_driver", m_info.storage_driver},
                    {"cgroup_version", m_info.cgroup_version},
@@ -218,6 +235,9 @@ public:
   }
 
 private:
+  // The engine is on the run's --host, reached through a forwarded socket.
+  bool remote() const { return m_options.host && !m_options.host->location().empty(); }
+
   void log(const std::string& line) const {
     if (m_options.log)
       m_options.log(line);
@@ -232,6 +252,10 @@ private:
                          alive ? "it is still running" : "it exited",
                          (m_options.raw_dir / "dockerd.log").string());
     }
+    if (remote())
+      return fmt::format("{} stopped answering: {}; is dockerd still running there, and the SSH connection up? "
+                         "Container {} (label {}={}) is removed at the next virtbench run on this engine",
+                         where, cause, m_container_name, k_run_label, m_options.run_id);
     return fmt::format("{} stopped answering: {}; is dockerd still running? Container {} (label {}={}) is removed at "
                        "the next virtbench run on this engine",
                        where, cause, m_container_name, k_run_label, m_options.run_id);
@@ -260,7 +284,54 @@ private:
     throw PlatformLost(lost);
   }
 
+  // A --host's engine: its Unix socket there forwarded to one in this platform's runtime
+  // directory through the run's SSH connection (ssh -O forward); the client talks to that
+  // socket exactly as to a local engine. Never a private engine there.
+  awaitable<void> connect_forwarded() {
+    auto url = m_options.host->location();
+    auto remote_socket = remote_engine_socket(m_docker_host, url);
+    if (const char* env = std::getenv("DOCKER_HOST"); env && *env && m_docker_host.empty())
+      log(fmt::format("docker: DOCKER_HOST ({}) is not used with --host: the engine is {} on {}", env, remote_socket,
+                      url));
+    auto local = (m_options.runtime_dir / "docker-engine.sock").string();
+    co_await m_options.host->forward_socket(local, remote_socket);
+    m_forward = {local, remote_socket};
+    auto endpoint = DockerEndpoint::forwarded(local, remote_socket, url);
+    m_client = std::make_unique<EngineClient>(endpoint);
+    std::string why;
+    HttpRequest ping;
+    ping.path = "/_ping";
+    ping.timeout = 10s;
+    try {
+      auto r = co_await m_client->send(std::move(ping));
+      if (r.status != 200)
+        why = engine_error_message("GET /_ping", r.status, r.body);
+    } catch (const TransportError& e) {
+      why = e.what();
+    }
+    if (!why.empty())
+      throw Error(fmt::format("connect to the docker engine at {}: {}; is dockerd running there (`service docker "
+                              "start`), and may the SSH user open {} (root, or the docker group)?",
+                              endpoint.describe(), why, remote_socket));
+  }
+
   awaitable<void> connect() {
+    if (remote())
+      co_await connect_forwarded();
+    else
+      co_await connect_here();
+    auto version_body = co_await m_client->call("GET", "/version");
+    m_version = parse_version(version_body);
+    m_client->set_api_version(m_version.negotiated);
+    auto info_body = co_await m_client->call("GET", "/info");
+    m_info = parse_info(info_body);
+    log(fmt::format("docker: engine {} (API {}) at {}, storage {}, cgroup v{} ({})", m_version.version,
+                    m_version.negotiated, m_client->endpoint().describe(), m_info.storage_driver, m_info.cgroup_version,
+                    m_info.cgroup_driver));
+  }
+
+  // This host's engine: --docker-host, DOCKER_HOST, the default socket, or a private one.
+  awaitable<void> connect_here() {
     std::string host = m_docker_host, source = "--docker-host";
     if (host.empty()) {
       if (const char* env = std::getenv("DOCKER_HOST"); env && *env) {
@@ -330,15 +401,6 @@ private:
       co_await m_private->start();
       m_client = std::make_unique<EngineClient>(DockerEndpoint::unix_socket_at(m_private->socket_path()));
     }
-
-    auto version_body = co_await m_client->call("GET", "/version");
-    m_version = parse_version(version_body);
-    m_client->set_api_version(m_version.negotiated);
-    auto info_body = co_await m_client->call("GET", "/info");
-    m_info = parse_info(info_body);
-    log(fmt::format("docker: engine {} (API {}) at {}, storage {}, cgroup v{} ({})", m_version.version,
-                    m_version.negotiated, m_client->endpoint().describe(), m_info.storage_driver, m_info.cgroup_version,
-                    m_info.cgroup_driver));
   }
 
   // Containers and volumes labelled by an earlier virtbench run that did not clean up
@@ -348,7 +410,14 @@ private:
     auto filters = url_encode(fmt::format(R"({{"label":["{}"]}})", k_run_label));
     auto list_path = "/containers/json?all=1&filters=" + filters;
     auto body = co_await m_client->call("GET", list_path);
+    auto me = controller_id();
     for (auto& c : parse_labelled_containers(body)) {
+      if (!c.controller.empty() && c.controller != me) {
+        log(fmt::format("docker: leaving container {} alone: virtbench run {} on another machine ({}) made it; its "
+                        "next run there removes it if it is a leftover",
+                        c.name, c.run_id, c.controller));
+        continue;
+      }
       if (c.pid == ::getpid() && c.run_id != m_options.run_id)
         continue;
       if (c.pid != ::getpid() && is_live_virtbench(c.pid)) {
@@ -365,6 +434,8 @@ private:
     auto volumes_path = "/volumes?filters=" + filters;
     auto vbody = co_await m_client->call("GET", volumes_path);
     for (auto& vol : parse_labelled_volumes(vbody)) {
+      if (!vol.controller.empty() && vol.controller != me)
+        continue;
       if ((vol.pid == ::getpid() && vol.name != m_container_name) || (vol.pid != ::getpid() && is_live_virtbench(vol.pid)))
         continue;
       auto del = "/volumes/" + vol.name + "?force=1";
@@ -438,8 +509,17 @@ private:
                              {"NanoCpus", static_cast<std::int64_t>(m_vcpus) * 1000000000LL},
                              {"Memory", m_memory_bytes},
                              {"MemorySwap", m_memory_bytes}}; // no swap beyond the limit, like the VM
-    json::object labels{{k_run_label, m_options.run_id}, {k_pid_label, std::to_string(::getpid())}};
-    if (m_docker_storage == "bind") {
+    json::object labels{{k_run_label, m_options.run_id},
+                        {k_pid_label, std::to_string(::getpid())},
+                        {k_controller_label, controller_id()}};
+    if (m_docker_storage == "bind" && remote()) {
+      // In the run's directory there, which the remote host removes at the end of the run.
+      auto dir = m_options.host->remote_scratch_dir() + "/" + m_container_name;
+      auto type = co_await remote_directory(dir);
+      host_config["Binds"] = json::array{json::string(dir + ":" + k_scratch_in_container)};
+      m_fileio_storage = fmt::format("bind-mounted directory {} ({}) on {} at {}", dir, type,
+                                     m_options.host->location(), k_scratch_in_container);
+    } else if (m_docker_storage == "bind") {
       m_scratch.emplace(m_options.data_dir / "scratch", "docker-");
       m_scratch->record_owner(); // a later run sweeps it if this one is killed (cli.cpp)
       host_config["Binds"] = json::array{json::string(m_scratch->path().string() + ":" + k_scratch_in_container)};
@@ -454,9 +534,15 @@ private:
       auto volume_created = parse_volume_create(created);
       host_config["Mounts"] = json::array{
           json::object{{"Type", "volume"}, {"Source", m_volume}, {"Target", k_scratch_in_container}}};
-      m_fileio_storage = fmt::format("volume {} ({} driver, {} on the host, {}) at {}", m_volume,
-                                     volume_created.driver, volume_created.mountpoint,
-                                     filesystem_type(fs::path(volume_created.mountpoint).parent_path()),
+      auto parent = fs::path(volume_created.mountpoint).parent_path().string();
+      std::string type;
+      if (remote())
+        type = co_await remote_filesystem_type(parent);
+      else
+        type = filesystem_type(parent);
+      m_fileio_storage = fmt::format("volume {} ({} driver, {} on {}, {}) at {}", m_volume, volume_created.driver,
+                                     volume_created.mountpoint,
+                                     remote() ? m_options.host->location() : std::string("the host"), type,
                                      k_scratch_in_container);
     }
     json::object config{{"Image", m_image_tag},
@@ -478,6 +564,28 @@ private:
     log(fmt::format("docker: container {} ({}) running {} with {} CPU(s), {} MiB, no network; fileio in {}",
                     m_container_name, m_container_id.substr(0, 12), m_image_tag, m_vcpus,
                     m_memory_bytes >> 20, m_fileio_storage));
+  }
+
+  // Makes `dir` on the --host (mkdir -p) and returns its filesystem's type there.
+  awaitable<std::string> remote_directory(std::string dir) {
+    ExecRequest mkdir;
+    mkdir.argv = {"mkdir", "-p", "--", dir};
+    mkdir.timeout = 30s;
+    auto r = co_await m_options.host->exec(std::move(mkdir));
+    if (r.exit_code != 0)
+      throw Error(fmt::format("make the bind-mount directory {} on {}: mkdir exited with {}: {}", dir,
+                              m_options.host->location(), r.exit_code, tail_lines(r.err, 3)));
+    co_return co_await remote_filesystem_type(std::move(dir));
+  }
+
+  // The type of the filesystem holding `path` on the --host (`stat -f`); "unknown" when it cannot say.
+  awaitable<std::string> remote_filesystem_type(std::string path) {
+    ExecRequest stat;
+    stat.argv = {"stat", "-f", "-c", "%T", "--", path};
+    stat.timeout = 30s;
+    auto r = co_await m_options.host->exec(std::move(stat));
+    auto type = r.out.substr(0, r.out.find('\n'));
+    co_return r.exit_code == 0 && !type.empty() ? type : std::string("unknown");
   }
 
   awaitable<void> verify_sysbench() {
@@ -626,6 +734,11 @@ private:
       m_volume.clear();
     }
     m_scratch.reset();
+    if (!m_forward.first.empty()) {
+      m_client->abort_all();
+      m_options.host->cancel_forward(m_forward.first, m_forward.second);
+      m_forward = {};
+    }
     if (m_private)
       m_private->stop();
   }
@@ -637,6 +750,7 @@ private:
   std::string m_docker_host, m_docker_image, m_docker_storage;
   std::unique_ptr<PrivateEngine> m_private; // when virtbench started the engine itself
   std::unique_ptr<EngineClient> m_client;
+  std::pair<std::string, std::string> m_forward; // a --host's engine socket while forwarded: here, there
   bool m_started = false; // after start, a connection failure means PlatformLost
   bool m_paused = false;
   EngineVersion m_version;

@@ -182,9 +182,35 @@ DockerEndpoint DockerEndpoint::unix_socket_at(std::string path) {
   return e;
 }
 
+DockerEndpoint DockerEndpoint::forwarded(std::string local_socket, std::string remote_socket, std::string via) {
+  DockerEndpoint e;
+  e.socket_path = std::move(local_socket);
+  e.remote_socket_path = std::move(remote_socket);
+  e.via = std::move(via);
+  return e;
+}
+
+std::string remote_engine_socket(std::string_view docker_host, const std::string& host_url) {
+  if (docker_host.empty())
+    return "/var/run/docker.sock";
+  if (docker_host == "private")
+    throw UsageError(fmt::format("--docker-host private with --host {}: virtbench starts a private dockerd only on "
+                                 "this host; start dockerd on {} and leave --docker-host unset (or give its socket "
+                                 "there, unix:///path)",
+                                 host_url, host_url));
+  if (docker_host.starts_with("tcp://"))
+    throw UsageError(fmt::format("--docker-host {} with --host {}: a tcp:// engine is reached from here, not over the "
+                                 "SSH connection; give the engine's Unix socket on that host (unix:///path, default "
+                                 "/var/run/docker.sock), or drop --host",
+                                 docker_host, host_url));
+  return socket_path_from_docker_host(docker_host);
+}
+
 std::string DockerEndpoint::describe() const {
   switch (kind) {
   case Kind::unix_socket:
+    if (remote())
+      return "unix://" + remote_socket_path + " on " + via + " (forwarded over SSH)";
     return "unix://" + socket_path;
   case Kind::https:
     return "tcp://" + host_port + " (TLS)";
@@ -326,6 +352,7 @@ std::vector<LabelledVolume> parse_labelled_volumes(std::string_view body) {
     if (l.name.empty())
       continue;
     l.pid = label_pid(vol, {"Labels", k_pid_label});
+    l.controller = string_at(vol, {"Labels", k_controller_label});
     list.push_back(std::move(l));
   }
   return list;
@@ -365,6 +392,7 @@ std::vector<LabelledContainer> parse_labelled_containers(std::string_view body) 
       l.name.erase(0, 1);
     l.run_id = string_at(c, {"Labels", k_run_label});
     l.pid = label_pid(c, {"Labels", k_pid_label});
+    l.controller = string_at(c, {"Labels", k_controller_label});
     l.state = string_at(c, {"State"});
     list.push_back(std::move(l));
   }

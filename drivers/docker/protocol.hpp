@@ -24,6 +24,9 @@ inline constexpr const char* k_min_api_version = "1.40";
 inline constexpr const char* k_run_label = "virtbench.run";
 // The pid of the virtbench process that created it (a live one is a concurrent run, not a leftover).
 inline constexpr const char* k_pid_label = "virtbench.pid";
+// The machine that virtbench process runs on (/etc/machine-id): the pid means something only there
+// (a --host's engine serves other controllers too).
+inline constexpr const char* k_controller_label = "virtbench.controller";
 
 // What an exec's output may be, each of stdout and stderr (sysbench prints a few KiB).
 inline constexpr std::size_t k_max_exec_output = std::size_t(64) << 20;
@@ -90,11 +93,23 @@ struct DockerEndpoint {
   std::string socket_path;       // unix_socket
   std::string host_port;         // https, http: "127.0.0.1:2376"
   std::string ca, cert, key;     // https: files under DOCKER_CERT_PATH
+  // A forwarded one (a --host's engine): socket_path is the local end, these the remote's.
+  std::string remote_socket_path; // the engine's socket on the remote host
+  std::string via;                // "ssh://user@host:port"
   static DockerEndpoint unix_socket_at(std::string path);
+  // `local_socket` here leads to the engine's `remote_socket` on the host at `via` (ssh -L).
+  static DockerEndpoint forwarded(std::string local_socket, std::string remote_socket, std::string via);
   bool tcp() const { return kind != Kind::unix_socket; }
-  // "unix:///run/docker.sock", "tcp://127.0.0.1:2376 (TLS)", "tcp://127.0.0.1:2375 (no TLS)"
+  bool remote() const { return !via.empty(); }
+  // "unix:///run/docker.sock", "tcp://127.0.0.1:2376 (TLS)", "tcp://127.0.0.1:2375 (no TLS)",
+  // "unix:///var/run/docker.sock on ssh://root@bench-2:22 (forwarded over SSH)"
   std::string describe() const;
 };
+
+// The engine's socket on a --host from --docker-host: empty is /var/run/docker.sock, else
+// "unix:///path" or "/path" there; throws UsageError for "private" (no private engine is
+// started on a remote host) and tcp:// (an address reached from here, not over the connection).
+std::string remote_engine_socket(std::string_view docker_host, const std::string& host_url);
 
 // What the docker CLI reads besides DOCKER_HOST.
 struct DockerTlsEnv {
@@ -154,6 +169,7 @@ CreatedVolume parse_volume_create(std::string_view body);
 struct LabelledVolume {
   std::string name;
   long pid = 0; // the virtbench.pid label, 0 if absent
+  std::string controller; // the virtbench.controller label, empty if absent
 };
 // GET /volumes?filters={"label":["virtbench.run"]} (Volumes may be null or empty); volumes
 // without a name are left out.
@@ -174,6 +190,7 @@ struct LabelledContainer {
   std::string name;
   std::string run_id; // the virtbench.run label
   long pid = 0;       // the virtbench.pid label, 0 if absent
+  std::string controller; // the virtbench.controller label, empty if absent
   std::string state;  // "running", "paused", "exited" ...
 };
 // GET /containers/json?all=1&filters={"label":["virtbench.run"]}.

@@ -176,7 +176,16 @@ TEST_CASE("exec inspect, stats, labelled containers and the import answer parse"
   CHECK(list[0].state == "running");
   CHECK(list[0].id.size() == 64);
   CHECK(list[0].pid == 0);
+  CHECK(list[0].controller.empty()); // (recorded before the controller label)
   CHECK(list[1].run_id == "try");
+  // The controller label: which machine's pid the pid label is (a --host's engine serves several).
+  auto labelled = parse_labelled_containers(
+      R"([{"Id":"abc","Names":["/virtbench-r"],"State":"running","Labels":{"virtbench.run":"r","virtbench.pid":"42",)"
+      R"("virtbench.controller":"0123abcd"}},{"Id":"def","Names":["/x"],"Labels":{"virtbench.controller":7}}])");
+  REQUIRE(labelled.size() == 2);
+  CHECK(labelled[0].controller == "0123abcd");
+  CHECK(labelled[0].pid == 42);
+  CHECK(labelled[1].controller.empty()); // not a string: as if absent
 
   CHECK(parse_import_response(recorded("import-response.txt")) ==
         "sha256:a1a09ec4f483009849f9123eb96c51776c042d429537bfe44e3155c4c74b6f99");
@@ -249,6 +258,10 @@ TEST_CASE("volumes: the created one's driver and mountpoint, the labelled ones w
   REQUIRE(odd.size() == 1);
   CHECK(odd[0].name == "v");
   CHECK(odd[0].pid == 0);
+  CHECK(odd[0].controller.empty());
+  auto other = parse_labelled_volumes(R"({"Volumes":[{"Name":"v","Labels":{"virtbench.controller":"m2"}}]})");
+  REQUIRE(other.size() == 1);
+  CHECK(other[0].controller == "m2");
   CHECK_THROWS_WITH_AS(parse_labelled_volumes(R"({"Volumes":{"Name":"v"}})"),
                        doctest::Contains("GET /volumes: Volumes is not a list"), Error);
   CHECK_THROWS_WITH_AS(parse_labelled_volumes("[]"), doctest::Contains("GET /volumes: not a JSON object"), Error);

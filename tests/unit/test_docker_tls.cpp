@@ -115,3 +115,23 @@ TEST_CASE("docker endpoints: nothing listening on tcp:// is a connect TransportE
     CHECK(std::string(err.what()).find("tcp://127.0.0.1:1 (no TLS)") != std::string::npos);
   }
 }
+
+TEST_CASE("docker endpoints: a --host's engine, its socket there forwarded to one here") {
+  auto e = DockerEndpoint::forwarded("/run/vb/run-1/docker-engine.sock", "/var/run/docker.sock", "ssh://root@bench-2:2222");
+  CHECK(e.kind == DockerEndpoint::Kind::unix_socket);
+  CHECK(e.socket_path == "/run/vb/run-1/docker-engine.sock"); // what libcurl connects to
+  CHECK(e.remote());
+  CHECK_FALSE(e.tcp());
+  CHECK(e.describe() == "unix:///var/run/docker.sock on ssh://root@bench-2:2222 (forwarded over SSH)");
+  CHECK_FALSE(DockerEndpoint::unix_socket_at("/run/x.sock").remote());
+
+  CHECK(remote_engine_socket("", "ssh://h") == "/var/run/docker.sock");
+  CHECK(remote_engine_socket("unix:///run/docker.sock", "ssh://h") == "/run/docker.sock");
+  CHECK(remote_engine_socket("/srv/d.sock", "ssh://h") == "/srv/d.sock");
+  CHECK_THROWS_WITH_AS(remote_engine_socket("private", "ssh://root@h"),
+                       doctest::Contains("a private dockerd only on this host"), UsageError);
+  CHECK_THROWS_WITH_AS(remote_engine_socket("tcp://10.0.0.1:2376", "ssh://root@h"),
+                       doctest::Contains("is reached from here, not over the SSH connection"), UsageError);
+  CHECK_THROWS_AS(remote_engine_socket("ssh://root@h", "ssh://root@h"), UsageError);
+  CHECK_THROWS_AS(remote_engine_socket("docker.sock", "ssh://root@h"), UsageError);
+}
