@@ -255,10 +255,10 @@ RunConfig make_run_config(const RunArgs& a, const GlobalOptions& g, const fs::pa
   if (!a.host.empty()) {
     parse_ssh_url(a.host); // UsageError for a bad one, before anything starts
     for (auto& p : config.platforms)
-      if (config.driver_of(p) != "native")
-        throw UsageError(fmt::format("--host {}: only the native platform runs on a remote host so far; drop {} "
-                                     "from --platform (or run virtbench on that host itself)",
-                                     a.host, config.driver_of(p)));
+      if (auto driver = config.driver_of(p); driver != "native" && driver != "docker" && driver != "libvirt")
+        throw UsageError(fmt::format("--host {}: the {} platform does not run on a remote host yet (native, docker "
+                                     "and libvirt do); drop it from --platform (or run virtbench on that host itself)",
+                                     a.host, driver));
   } else if (!a.ssh_config.empty()) {
     throw UsageError("--ssh-config is the ssh configuration for --host; give --host ssh://user@host too");
   }
@@ -573,7 +573,7 @@ void add_run_options(CLI::App* run, RunArgs& run_args) {
   run->add_option("--sample-interval", run_args.sample_interval_ms, "CPU sampling interval in ms")
       ->check(CLI::Range(10, 60000))->capture_default_str();
   run->add_option("--db", run_args.db, k_db_option_help);
-  add_host_options(run, run_args.host, run_args.ssh_config, "Measure on this remote host, driven from here over one SSH connection (only --platform native so far)");
+  add_host_options(run, run_args.host, run_args.ssh_config, "Measure on this remote host, driven from here over one SSH connection (native, docker: its engine's socket forwarded; libvirt: its libvirtd's socket forwarded, the image from `image push --host`)");
   add_driver_options(run, run_args);
 }
 
@@ -655,6 +655,7 @@ std::vector<Command> add_driver_commands(CLI::App& app, GlobalOptions& global) {
       struct Given {
         std::map<std::string, std::string> text;
         std::map<std::string, bool> flags;
+        std::string host, ssh_config; // command.takes_host
       };
       auto given = std::make_shared<Given>();
       for (auto& spec : command.options)
@@ -663,12 +664,30 @@ std::vector<Command> add_driver_commands(CLI::App& app, GlobalOptions& global) {
         auto help = command.flag_help.contains(flag) ? command.flag_help.at(flag) : std::string();
         sub->add_flag("--" + flag, given->flags[flag], help);
       }
+      if (command.takes_host)
+        add_host_options(sub, given->host, given->ssh_config, "On this remote host, over one SSH connection");
       commands.push_back({sub, [given, run = command.run, &global] {
                             OptionValues values;
                             for (auto& [name, text] : given->text)
                               values.set(name, text);
-                            DriverContext ctx{data_dir_of(global), &host_services(), log_line};
-                            return run(ctx, values, given->flags);
+                            DriverContext ctx{data_dir_of(global), &host_services(), log_line, {}};
+                            if (given->host.empty())
+                              return run(ctx, values, given->flags);
+                            // As `exec --host`: one master in a private runtime directory, closed on return.
+                            SshSettings settings{parse_ssh_url(given->host), given->ssh_config};
+                            PlatformOptions po;
+                            po.data_dir = ctx.data_dir;
+                            std::optional<TempDir> runtime;
+                            make_runtime_dir(runtime, po, {});
+                            SshConnection ssh(std::move(settings), runtime->path());
+                            ssh.open();
+                            RemoteHost remote(ssh, local_host(), "command", "");
+                            ctx.host = &remote;
+                            ctx.runtime_dir = runtime->path();
+                            int code = run(ctx, values, given->flags);
+                            if (auto problem = remote.close(); !problem.empty())
+                              log_line("warning: " + problem);
+                            return code;
                           }});
     }
   return commands;

@@ -74,7 +74,7 @@ std::vector<Check> run_doctor(const fs::path& data_dir) {
   }
 
   // Each driver's own rows (sysbench, qemu, kvm, docker, libvirt ...).
-  DriverContext ctx{data_dir, &host_services(), {}};
+  DriverContext ctx{data_dir, &host_services(), {}, {}};
   for (auto* d : drivers())
     if (d->doctor)
       for (auto& c : d->doctor(ctx))

@@ -33,6 +33,8 @@ struct DriverContext {
   std::filesystem::path data_dir;
   HostServices* host = nullptr;
   std::function<void(const std::string&)> log; // progress messages (stderr)
+  // For a command given --host: a private 0700 directory for its forwarded sockets; else empty.
+  std::filesystem::path runtime_dir;
 };
 
 // A command a driver adds (`virtbench image push`), declared without a CLI library: the
@@ -43,6 +45,8 @@ struct DriverCommand {
   std::vector<OptionSpec> options; // with Kind::integer/choice checked like run's options
   std::vector<std::string> flags;  // boolean flags, "force" -> --force
   std::map<std::string, std::string> flag_help;
+  // It takes --host ssh://... and --ssh-config: the core connects, and `host` is that host.
+  bool takes_host = false;
   // Runs the command; returns the exit code, throws UsageError (2) or Error (1).
   std::function<int(const DriverContext&, const OptionValues&, const std::map<std::string, bool>& flags)> run;
 };

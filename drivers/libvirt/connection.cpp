@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <mutex>
 
@@ -60,6 +61,35 @@ bool is_local_uri(std::string_view uri) {
     return true; // a name libvirt resolves, or the default: local by convention
   auto rest = uri.substr(scheme_end + 3);
   return rest.empty() || rest.front() == '/';
+}
+
+std::string forwarded_libvirt_uri(const std::string& local_socket) {
+  std::string uri = "qemu:///system?socket=";
+  for (unsigned char c : local_socket) {
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '.' || c == '_' || c == '~')
+      uri += static_cast<char>(c);
+    else
+      uri += fmt::format("%{:02X}", c);
+  }
+  return uri;
+}
+
+std::string remote_socket_of_uri(std::string_view uri, const std::string& host_url) {
+  constexpr std::string_view system = "qemu:///system", socket_param = "?socket=";
+  if (uri.empty() || uri == system)
+    return {};
+  auto rest = uri.starts_with(system) ? uri.substr(system.size()) : std::string_view();
+  if (rest.starts_with(socket_param)) {
+    auto path = rest.substr(socket_param.size());
+    bool plain = !path.empty() && path.front() == '/' &&
+                 std::none_of(path.begin(), path.end(), [](char c) { return c == '&' || c == '%' || c == '#'; });
+    if (plain)
+      return std::string(path);
+  }
+  throw UsageError(fmt::format("--libvirt-uri {} with --host {}: the run reaches the system libvirtd of that host "
+                               "through its SSH connection; give qemu:///system (the default) or "
+                               "qemu:///system?socket=/path/of/its/socket, or drop --host",
+                               uri, host_url));
 }
 
 std::string connect_fix(std::string_view uri, std::string_view message) {

@@ -53,6 +53,15 @@ bool is_gone(const LibvirtError& e);
 // True for URIs whose hypervisor runs on this machine (no host part: qemu:///system).
 bool is_local_uri(std::string_view uri);
 
+// The URI of the system libvirtd reached through `local_socket` (its socket forwarded from a
+// --host): "qemu:///system?socket=PATH", the path percent-encoded (libvirt unescapes it).
+std::string forwarded_libvirt_uri(const std::string& local_socket);
+
+// With --host, the libvirtd socket there that --libvirt-uri names: "" for qemu:///system (find
+// it there), PATH for qemu:///system?socket=PATH. Throws UsageError for any other URI (another
+// host, a session daemon, other parameters): the run reaches the --host's system libvirtd.
+std::string remote_socket_of_uri(std::string_view uri, const std::string& host_url);
+
 // What to do when connecting to `uri` failed with `message`: start libvirtd, check ssh ...
 std::string connect_fix(std::string_view uri, std::string_view message);
 

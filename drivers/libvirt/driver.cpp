@@ -39,15 +39,31 @@ DriverCommand image_push() {
                                        k_default_uri, "URI")};
   c.flags = {"force"};
   c.flag_help = {{"force", "Upload again even when the pool holds files of the same size"}};
+  c.takes_host = true; // --host: the system libvirtd there, its socket forwarded as a run's is
   c.run = [](const DriverContext& ctx, const OptionValues& values, const std::map<std::string, bool>& flags) {
     auto image = ctx.host->guest_image(ctx.data_dir);
     auto log = [](const std::string& line) { std::cerr << "image push: " << line << std::endl; };
     auto uri = values.text("libvirt-uri");
-    auto conn = open_connection(uri);
-    auto pool = ensure_pool(conn.get(), uri, log);
-    for (auto& line : push_image(conn.get(), pool.get(), image, flags.at("force"), log))
-      std::cout << line << "\n";
-    return 0;
+    std::string forward, remote_socket;
+    if (auto url = ctx.host->location(); !url.empty()) {
+      remote_socket = remote_socket_of_uri(uri == k_default_uri ? std::string() : uri, url);
+      if (remote_socket.empty())
+        remote_socket = run_sync(find_libvirtd_socket(*ctx.host));
+      forward = (ctx.runtime_dir / "libvirtd.sock").string();
+      run_sync(ctx.host->forward_socket(forward, remote_socket));
+      uri = forwarded_libvirt_uri(forward);
+      log(fmt::format("libvirtd {} on {} (forwarded over SSH)", remote_socket, url));
+    }
+    int code = 0;
+    {
+      auto conn = open_connection(uri);
+      auto pool = ensure_pool(conn.get(), uri, log);
+      for (auto& line : push_image(conn.get(), pool.get(), image, flags.at("force"), log))
+        std::cout << line << "\n";
+    }
+    if (!forward.empty())
+      ctx.host->cancel_forward(forward, remote_socket);
+    return code;
   };
   return c;
 }

@@ -18,6 +18,10 @@ std::unique_ptr<Platform> make_platform(const PlatformOptions& options);
 // Never throws.
 Check doctor_check(const std::string& uri);
 
+// The system libvirtd's socket on a --host (virtqemud's, else libvirtd's, as libvirt's own
+// client picks), found through host.exec; throws Error when neither is there.
+awaitable<std::string> find_libvirtd_socket(HostServices& host);
+
 // The URI --libvirt-uri defaults to: the local system libvirtd.
 inline constexpr const char* k_default_uri = "qemu:///system";
 

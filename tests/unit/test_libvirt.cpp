@@ -308,6 +308,32 @@ TEST_CASE("URIs: local or remote, and what to do when connecting fails") {
             .find("ssh") != std::string::npos);
 }
 
+TEST_CASE("a --host's libvirtd: the URI of its forwarded socket, and which --libvirt-uri can name it") {
+  CHECK(forwarded_libvirt_uri("/run/vb/run-1/libvirtd.sock") == "qemu:///system?socket=/run/vb/run-1/libvirtd.sock");
+  CHECK(forwarded_libvirt_uri("/tmp/a b&c=d%e#f+g?h'i\"") ==
+        "qemu:///system?socket=/tmp/a%20b%26c%3Dd%25e%23f%2Bg%3Fh%27i%22");
+  CHECK(remote_socket_of_uri("qemu:///system", "ssh://h").empty());
+  CHECK(remote_socket_of_uri("", "ssh://h").empty());
+  CHECK(remote_socket_of_uri("qemu:///system?socket=/run/libvirt/virtqemud-sock", "ssh://h") ==
+        "/run/libvirt/virtqemud-sock");
+  for (const char* other : {"qemu:///session", "qemu+ssh://root@other/system", "qemu:///system?socket=rel",
+                            "qemu:///system?socket=/a&mode=direct", "qemu:///system?socket=/a%20b", "test:///default"}) {
+    CAPTURE(other);
+    CHECK_THROWS_WITH_AS(remote_socket_of_uri(other, "ssh://root@h"),
+                         doctest::Contains("through its SSH connection"), UsageError);
+  }
+}
+
+TEST_CASE("libvirt unescapes the forwarded socket's path: its error names the path itself") {
+  auto path = std::string("/nonexistent/a b&c%d+e");
+  try {
+    open_connection(forwarded_libvirt_uri(path));
+    FAIL("connected to a socket that does not exist");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("'" + path + "'") != std::string::npos);
+  }
+}
+
 TEST_CASE("a connection to a libvirtd that does not answer names the URI, libvirt's message and the fix") {
   auto uri = "qemu:///system?socket=/nonexistent/libvirt-sock";
   CHECK_THROWS_WITH_AS(open_connection(uri),
