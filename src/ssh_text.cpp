@@ -150,7 +150,8 @@ std::string unix_forward_spec(const std::string& local, const std::string& remot
     if (path.empty() || path.front() != '/')
       throw bad("not an absolute path");
     if (path.size() > 107)
-      throw bad(fmt::format("{} bytes, longer than the 107 a Unix socket path may have", path.size()));
+      throw bad(fmt::format("{} bytes, longer than the 107 a Unix socket path may have{}", path.size(),
+                            std::string_view(which) == "local" ? "; set XDG_RUNTIME_DIR to a shorter directory" : ""));
     for (unsigned char c : path)
       if (c == ':' || c == '[' || c == ']' || std::isspace(c) || c < 0x20 || c == 0x7f)
         throw bad("it holds a ':', '[', ']', a space or a control character, which ssh's forward syntax cannot "
