@@ -131,30 +131,18 @@ int changes_command(const HistoryArgs& a, const StoreLocation& where) {
   return 0;
 }
 
-// --by host: per host × platform × experiment (× metric) the runs, the newest and the
-// mean of the run means, for a store that several hosts write to.
+// --by host: per host × platform × experiment (× metric) the runs, the mean of the run
+// means, the ratio to that host's native and the newest, for a store several hosts write to.
 void print_by_host(const std::vector<HistoryRow>& rows) {
-  struct Summary {
-    std::size_t runs = 0;
-    std::string newest;
-    double sum = 0;
-  };
-  using Key = std::tuple<std::string, std::string, std::string, std::string>;
-  std::map<Key, Summary> by_host;
-  for (auto& r : rows) {
-    auto& s = by_host[{r.hostname, r.platform, r.experiment, r.metric}];
-    ++s.runs;
-    s.newest = std::max(s.newest, r.started_at);
-    s.sum += r.mean;
+  std::vector<std::vector<std::string>> table = {
+      {"host", "platform", "experiment", "metric", "runs", "mean", "×native", "newest"}};
+  for (auto& s : summarize_by_host(rows)) {
+    auto* def = find_metric(s.metric);
+    table.push_back({s.host, s.platform, s.experiment, def ? std::string(def->label) : s.metric,
+                     std::to_string(s.runs), format_number(s.mean),
+                     s.x_native > 0 ? fmt::format("{:.3f}", s.x_native) : "–", s.newest});
   }
-  std::vector<std::vector<std::string>> table = {{"host", "platform", "experiment", "metric", "runs", "mean", "newest"}};
-  for (auto& [key, s] : by_host) {
-    auto& [host, platform, experiment, metric] = key;
-    auto* def = find_metric(metric);
-    table.push_back({host.empty() ? "?" : host, platform, experiment, def ? std::string(def->label) : metric,
-                     std::to_string(s.runs), format_number(s.sum / static_cast<double>(s.runs)), s.newest});
-  }
-  print_table(table, 4, 5);
+  print_table(table, 4, 6);
 }
 
 int history_command(const HistoryArgs& a, const GlobalOptions& g) {
@@ -210,7 +198,8 @@ std::vector<Command> add_history_commands(CLI::App& app, GlobalOptions& global) 
   history->add_option("--host-name", hargs->filter.hostname, "Only runs on this host (its hostname in results.json)");
   auto* by = history->add_option("--by", hargs->by,
                                  "host: one row per host, platform, experiment and metric (the runs, the mean of "
-                                 "their means, the newest), for a store several hosts write to")
+                                 "their means, its ratio to the same host's native, the newest), for a store several "
+                                 "hosts write to")
                  ->check(CLI::IsMember({"host"}));
   auto* add = history->add_option("--add", hargs->add,
                                   "Add results directories to the history (repeat for several) instead of listing");

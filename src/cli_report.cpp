@@ -1,5 +1,6 @@
 // `virtbench report` and `compare`: reports regenerated from results.json alone, and
 // verdicts between two runs (`history` lives in cli_history.cpp).
+#include "catalog.hpp"
 #include "commands.hpp"
 #include "compare.hpp"
 #include "history.hpp"
@@ -10,8 +11,10 @@
 #include "util/fs.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <filesystem>
+#include <set>
 #include <iostream>
 #include <memory>
 
@@ -24,6 +27,9 @@ namespace {
 struct ReportArgs {
   std::string dir;
   std::string format = "markdown";
+  bool history = false; // --history: DIR is where the per-host summary of a history query goes
+  HistoryFilter filter;
+  std::string db;
 };
 
 struct CompareArgs {
@@ -42,6 +48,95 @@ struct CompareArgs {
   bool allow_mismatch = false;
   bool any_host = false; // --any-host: other hosts' runs as base and in the lookback
 };
+
+std::string html_text(const std::string& s) {
+  std::string out;
+  for (char c : s)
+    out += c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '"' ? "&quot;" : std::string(1, c);
+  return out;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos)
+    return s;
+  std::string out = "\"";
+  for (char c : s)
+    out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+// report --history: the per-host summary of a history query (history --by host's rows)
+// as DIR/history-report.md, .html or .csv; for a store that several hosts write to.
+int history_report_command(const ReportArgs& a, const GlobalOptions& g) {
+  History h(store_location(a.db, data_dir_of(g)), false);
+  auto rows = h.query(a.filter);
+  if (rows.empty())
+    throw UsageError(fmt::format("report --history: no results in {} match the filters; see `virtbench history` "
+                                 "for what it holds",
+                                 h.where()));
+  auto summary = summarize_by_host(rows);
+  std::vector<std::string> header = {"host", "platform", "experiment", "metric", "runs", "mean", "×native", "newest"};
+  std::vector<std::vector<std::string>> table;
+  std::set<std::string> hosts;
+  for (auto& s : summary) {
+    auto* def = find_metric(s.metric);
+    hosts.insert(s.host);
+    table.push_back({s.host, s.platform, s.experiment, def ? std::string(def->label) : s.metric,
+                     std::to_string(s.runs), format_number(s.mean),
+                     s.x_native > 0 ? fmt::format("{:.3f}", s.x_native) : "", s.newest});
+  }
+  auto what = fmt::format("{} run record{} of {} host{} from {}", rows.size(), rows.size() == 1 ? "" : "s",
+                          hosts.size(), hosts.size() == 1 ? "" : "s", h.where());
+  std::string text, name;
+  if (a.format == "csv") {
+    name = "history-report.csv";
+    for (auto* row : {&header}) {
+      for (std::size_t i = 0; i < row->size(); ++i)
+        text += (i ? "," : "") + csv_field(i == 6 ? "x_native" : (*row)[i]);
+      text += "\n";
+    }
+    for (auto& row : table) {
+      for (std::size_t i = 0; i < row.size(); ++i)
+        text += (i ? "," : "") + csv_field(row[i]);
+      text += "\n";
+    }
+  } else if (a.format == "html") {
+    name = "history-report.html";
+    text = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>virtbench: per-host summary</title>\n"
+           "<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+           "padding:2px 6px}td.n{text-align:right}</style></head><body>\n<h1>Per-host summary</h1>\n<p>" +
+           html_text(what) + "; ×native is the mean over the same host's native mean.</p>\n<table>\n<tr>";
+    for (auto& c : header)
+      text += "<th>" + html_text(c) + "</th>";
+    text += "</tr>\n";
+    for (auto& row : table) {
+      text += "<tr>";
+      for (std::size_t i = 0; i < row.size(); ++i)
+        text += (i >= 4 && i <= 6 ? "<td class=\"n\">" : "<td>") + html_text(row[i]) + "</td>";
+      text += "</tr>\n";
+    }
+    text += "</table>\n</body></html>\n";
+  } else {
+    name = "history-report.md";
+    text = "# Per-host summary\n\n" + what + "; ×native is the mean over the same host's native mean.\n\n| " +
+           fmt::format("{}", fmt::join(header, " | ")) + " |\n|---|---|---|---|--:|--:|--:|---|\n";
+    for (auto& row : table) {
+      text += "|";
+      for (auto& cell : row) {
+        std::string escaped;
+        for (char c : cell)
+          escaped += c == '|' ? std::string("\\|") : std::string(1, c);
+        text += " " + escaped + " |";
+      }
+      text += "\n";
+    }
+  }
+  fs::create_directories(a.dir);
+  auto path = fs::path(a.dir) / name;
+  write_file_atomic(path, text);
+  std::cout << path.string() << std::endl;
+  return 0;
+}
 
 int report_command(const ReportArgs& a) {
   auto results = load_results(a.dir);
@@ -167,11 +262,26 @@ int compare_command(const CompareArgs& a, const GlobalOptions& g) {
 
 std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global) {
   auto args = std::make_shared<ReportArgs>();
-  auto* report = app.add_subcommand("report", "Regenerate a report from DIR/results.json alone");
-  report->add_option("DIR", args->dir, "A results directory written by `virtbench run`")->required();
+  auto* report = app.add_subcommand("report", "Regenerate a report from DIR/results.json alone, or with --history "
+                                               "write a per-host summary of the results store into DIR");
+  report->add_option("DIR", args->dir,
+                     "A results directory written by `virtbench run`; with --history, where history-report.* goes")
+      ->required();
   report->add_option("--format", args->format, "markdown (report.md), html (report.html, charts inline) or csv (report.csv)")
       ->check(CLI::IsMember({"markdown", "html", "csv"}))
       ->capture_default_str();
+  auto* from_history = report->add_flag(
+      "--history", args->history,
+      "A per-host summary of a history query instead (host, platform, experiment, metric: runs, mean, ×native on the "
+      "same host, newest), for a store several hosts write to");
+  report->add_option("--db", args->db, k_db_option_help)->needs(from_history);
+  report->add_option("--suite", args->filter.suite, "--history: only runs of this suite")->needs(from_history);
+  report->add_option("--platform", args->filter.platform, "--history: only this platform")->needs(from_history);
+  report->add_option("--experiment", args->filter.experiment, "--history: only this experiment")->needs(from_history);
+  report->add_option("--metric", args->filter.metric, "--history: a metric path or its tail (default: headline metrics)")
+      ->needs(from_history);
+  report->add_option("--host-name", args->filter.hostname, "--history: only runs on this host")->needs(from_history);
+  report->add_option("--limit", args->filter.limit, "--history: only the newest N runs")->needs(from_history);
 
   auto cargs = std::make_shared<CompareArgs>();
   auto* compare = app.add_subcommand(
@@ -219,7 +329,7 @@ std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global) {
                     "store, not only of the candidate's (its hostname in results.json)");
   compare->add_option("--format", cargs->format, "text, json or junit (JUnit XML for CI: a failure per regression, skipped for undecided)")->check(CLI::IsMember({"text", "json", "junit"}))->capture_default_str();
 
-  return {{report, [args] { return report_command(*args); }},
+  return {{report, [args, &global] { return args->history ? history_report_command(*args, global) : report_command(*args); }},
           {compare, [cargs, &global] { return compare_command(*cargs, global); }}};
 }
 

@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cmath>
 #include <map>
+#include <tuple>
 
 namespace virtbench {
 
@@ -423,6 +424,37 @@ void record_history(const fs::path& out_dir, const StoreLocation& store,
                                      "with `virtbench history --add {} --db {}`)",
                                      store.target, out_dir.string(), out_dir.string(), store.target));
   }
+}
+
+std::vector<HostSummaryRow> summarize_by_host(const std::vector<HistoryRow>& rows) {
+  using Key = std::tuple<std::string, std::string, std::string, std::string>;
+  std::map<Key, HostSummaryRow> by_key;
+  for (auto& r : rows) {
+    auto host = r.hostname.empty() ? std::string("?") : r.hostname;
+    auto& s = by_key[{host, r.platform, r.experiment, r.metric}];
+    if (s.runs == 0) {
+      s.host = host;
+      s.platform = r.platform;
+      s.experiment = r.experiment;
+      s.metric = r.metric;
+    }
+    ++s.runs;
+    s.newest = std::max(s.newest, r.started_at);
+    s.mean += r.mean; // a sum until the loop below
+  }
+  std::vector<HostSummaryRow> out;
+  for (auto& [key, s] : by_key) {
+    s.mean /= static_cast<double>(s.runs);
+    out.push_back(s);
+  }
+  for (auto& s : out) {
+    if (s.platform == "native")
+      continue;
+    auto native = by_key.find({s.host, "native", s.experiment, s.metric});
+    if (native != by_key.end() && native->second.mean > 0)
+      s.x_native = s.mean / native->second.mean;
+  }
+  return out;
 }
 
 } // namespace virtbench

@@ -60,6 +60,19 @@ struct HistoryRow {
   double mean = 0, stddev = 0, ci_low = 0, ci_high = 0, cv = 0;
 };
 
+// One row of the per-host summary of a history query (history --by host, report
+// --history): per host, platform, experiment and metric, the runs, the mean of their
+// means, the newest start, and the ratio of the mean to the same host's native mean for
+// that experiment and metric (0 for native itself, or when that host has no native runs).
+struct HostSummaryRow {
+  std::string host, platform, experiment, metric;
+  std::size_t runs = 0;
+  double mean = 0, x_native = 0;
+  std::string newest;
+};
+// Sorted by host, platform, experiment, metric. An empty hostname is "?".
+std::vector<HostSummaryRow> summarize_by_host(const std::vector<HistoryRow>& rows);
+
 class History {
 public:
   // Opens (creating when `create`) the store and creates or migrates its schema; throws

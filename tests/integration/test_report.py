@@ -158,6 +158,60 @@ class Reports(unittest.TestCase):
         p = vbtest.run("compare", outs[1], "--against", "last", "--db", os.path.join(self.tmp, "none.sqlite"), check=2)
         self.assertIn("no such database", p.stderr)
 
+    def test_report_history_summarizes_each_host_with_its_own_native(self):
+        """report --history: one row per host, platform, experiment and metric of a store two
+        hosts wrote to; ×native divides by the same host's native mean, never another's."""
+        import csv
+        import io
+        import json
+        import statistics
+        base = vbtest.load(os.path.join(RESULTS, "three-platforms"))
+        db = os.path.join(self.tmp, "fleet.sqlite")
+        expected = {}
+        for k, (host, qemu_scale) in enumerate((("bench-1", 1.0), ("bench-2", 0.5))):
+            doc = json.loads(json.dumps(base))
+            doc["host"]["hostname"] = host
+            doc["run_id"] = f"20261126T00351{k}-fleet{k}"
+            doc["fixture_note"] = f"edited from three-platforms by test_report.py: {host}, qemu x {qemu_scale}"
+            for run in doc["runs"]:
+                if run["platform"] == "qemu" and "events_per_sec" in run.get("metrics", {}):
+                    run["metrics"]["events_per_sec"] *= qemu_scale
+            means = {}
+            for platform in ("native", "qemu"):
+                values = [r["metrics"]["events_per_sec"] for r in doc["runs"] if r["platform"] == platform and
+                          r["experiment"] == "exp1-cpu-2000" and "warmup" not in r and "error" not in r]
+                means[platform] = statistics.mean(values)
+            expected[host] = means["qemu"] / means["native"]
+            vbtest.run("history", "--db", db, "--add", vbtest.write_results(self.tmp, host, doc), check=0)
+        out = os.path.join(self.tmp, "fleet-report")
+        p = vbtest.run("report", "--history", "--db", db, "--experiment", "exp1-cpu-2000", out, check=0)
+        md = read(os.path.join(out, "history-report.md"))
+        self.assertEqual(p.stdout.strip(), os.path.join(out, "history-report.md"))
+        self.assertIn("of 2 hosts from " + db, md)
+        rows_md = [[c.strip() for c in line.strip("|").split("|")] for line in md.splitlines()
+                   if line.startswith("| bench-")]
+        self.assertEqual(sorted((r[0], r[1]) for r in rows_md),
+                         [(h, p) for h in ("bench-1", "bench-2") for p in ("docker", "native", "qemu")])
+        for r in rows_md:
+            if r[1] == "qemu":
+                self.assertAlmostEqual(float(r[6]), expected[r[0]], delta=0.0005, msg=r)
+            if r[1] == "native":
+                self.assertEqual(r[6], "", r)
+        self.assertGreater(abs(expected["bench-1"] - expected["bench-2"]), 0.05)
+        vbtest.run("report", "--history", "--db", db, "--experiment", "exp1-cpu-2000", "--format", "csv", out, check=0)
+        table = list(csv.DictReader(io.StringIO(read(os.path.join(out, "history-report.csv")))))
+        self.assertEqual(len(table), 6)
+        q2 = next(r for r in table if r["host"] == "bench-2" and r["platform"] == "qemu")
+        self.assertAlmostEqual(float(q2["x_native"]), expected["bench-2"], delta=0.0005)
+        vbtest.run("report", "--history", "--db", db, "--host-name", "bench-1", "--format", "html", out, check=0)
+        html = read(os.path.join(out, "history-report.html"))
+        self.assertIn("<td>bench-1</td>", html)
+        self.assertNotIn("bench-2", html)
+        p = vbtest.run("report", "--history", "--db", db, "--suite", "no-such-suite", out, check=2)
+        self.assertIn("no results in " + db + " match the filters", p.stderr)
+        p = vbtest.run("report", "--suite", "quick", out, check=2)
+        self.assertIn("--history", p.stderr)
+
     def make_history(self, shifted_from, count, factor):
         """A history db of `count` runs edited from native-a, a day apart: every headline value
         of a run × (1 ± 0.5%, seeded), and cpu events/s × `factor` from run `shifted_from` on.
