@@ -55,6 +55,7 @@ struct RunArgs {
   std::string db; // --db: the results store; empty: DATA_DIR/history.sqlite
   std::string host;       // --host ssh://user@host:port; empty: this host
   std::string ssh_config; // --ssh-config FILE (ssh -F)
+  std::string remote_data_dir; // --remote-data-dir DIR: the guest image there (image push --host)
 };
 
 struct CalibrateArgs {
@@ -255,12 +256,10 @@ RunConfig make_run_config(const RunArgs& a, const GlobalOptions& g, const fs::pa
   if (!a.host.empty()) {
     parse_ssh_url(a.host); // UsageError for a bad one, before anything starts
     for (auto& p : config.platforms)
-      if (auto driver = config.driver_of(p); driver != "native" && driver != "docker" && driver != "libvirt")
-        throw UsageError(fmt::format("--host {}: the {} platform does not run on a remote host yet (native, docker "
-                                     "and libvirt do); drop it from --platform (or run virtbench on that host itself)",
-                                     a.host, driver));
-  } else if (!a.ssh_config.empty()) {
-    throw UsageError("--ssh-config is the ssh configuration for --host; give --host ssh://user@host too");
+    if (!a.remote_data_dir.empty() && a.remote_data_dir.front() != '/')
+      throw UsageError("--remote-data-dir " + a.remote_data_dir + ": give an absolute path on the remote host");
+  } else if (!a.ssh_config.empty() || !a.remote_data_dir.empty()) {
+    throw UsageError("--ssh-config and --remote-data-dir are for --host; give --host ssh://user@host too");
   }
 
   bool has_fileio = std::any_of(config.suite.experiments.begin(), config.suite.experiments.end(),
@@ -330,6 +329,7 @@ void connect_remote(const RunArgs& a, RunConfig& config, std::optional<SshConnec
   if (auto it = config.platform_values.find("native"); it != config.platform_values.end())
     scratch_parent = it->second.text("scratch-dir");
   remote.emplace(*ssh, local_host(), po.run_id, scratch_parent);
+  remote->set_data_dir(a.remote_data_dir);
   for (auto& line : remote->sweep())
     log_line(line);
   remote->open();
@@ -573,7 +573,11 @@ void add_run_options(CLI::App* run, RunArgs& run_args) {
   run->add_option("--sample-interval", run_args.sample_interval_ms, "CPU sampling interval in ms")
       ->check(CLI::Range(10, 60000))->capture_default_str();
   run->add_option("--db", run_args.db, k_db_option_help);
-  add_host_options(run, run_args.host, run_args.ssh_config, "Measure on this remote host, driven from here over one SSH connection (native, docker: its engine's socket forwarded; libvirt: its libvirtd's socket forwarded, the image from `image push --host`)");
+  add_host_options(run, run_args.host, run_args.ssh_config, "Measure on this remote host, driven from here over one SSH connection (native; docker and libvirt: their sockets forwarded; qemu: QEMU started there; the VMs need the guest image there: `virtbench image push --host URL [--pool]`)");
+  run->add_option("--remote-data-dir", run_args.remote_data_dir,
+                  "With --host: the data directory there that holds the guest image `image push --host` copied "
+                  "(default: /var/lib/virtbench as root, else ~/.local/share/virtbench)")
+      ->type_name("DIR");
   add_driver_options(run, run_args);
 }
 
@@ -643,6 +647,27 @@ std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {
   };
 }
 
+namespace {
+
+// A shared driver command, run with the host it acts on (nullptr: this one) and, for a
+// remote host, a private runtime directory for its forwarded sockets.
+using SharedCommand = std::function<int(HostServices* remote, const fs::path& runtime_dir)>;
+
+std::map<std::vector<std::string>, SharedCommand>& shared_driver_commands() {
+  static std::map<std::vector<std::string>, SharedCommand> k_commands;
+  return k_commands;
+}
+
+} // namespace
+
+std::optional<int> run_driver_command(const std::vector<std::string>& path, HostServices* remote,
+                                      const fs::path& runtime_dir) {
+  auto it = shared_driver_commands().find(path);
+  if (it == shared_driver_commands().end())
+    return std::nullopt;
+  return it->second(remote, runtime_dir);
+}
+
 // The commands drivers add (registry.hpp): `image push` (libvirt).
 std::vector<Command> add_driver_commands(CLI::App& app, GlobalOptions& global) {
   std::vector<Command> commands;
@@ -651,7 +676,15 @@ std::vector<Command> add_driver_commands(CLI::App& app, GlobalOptions& global) {
       CLI::App* parent = &app;
       for (std::size_t i = 0; i + 1 < command.path.size(); ++i)
         parent = parent->get_subcommand(command.path[i]); // throws for a path no command has: a bug
-      auto* sub = parent->add_subcommand(command.path.back(), command.help);
+      CLI::App* sub = nullptr;
+      for (auto* existing : parent->get_subcommands({}))
+        if (existing->get_name() == command.path.back())
+          sub = existing;
+      bool shared = sub != nullptr; // made by a core family, which runs it (run_driver_command)
+      if (shared)
+        sub->description(sub->get_description() + "; without --host: " + command.help);
+      else
+        sub = parent->add_subcommand(command.path.back(), command.help);
       struct Given {
         std::map<std::string, std::string> text;
         std::map<std::string, bool> flags;
@@ -663,6 +696,18 @@ std::vector<Command> add_driver_commands(CLI::App& app, GlobalOptions& global) {
       for (auto& flag : command.flags) {
         auto help = command.flag_help.contains(flag) ? command.flag_help.at(flag) : std::string();
         sub->add_flag("--" + flag, given->flags[flag], help);
+      }
+      if (shared) {
+        // The core's command has --host and runs this one with its connection.
+        shared_driver_commands()[command.path] = [given, run = command.run, &global](HostServices* remote,
+                                                                                    const fs::path& runtime_dir) {
+          OptionValues values;
+          for (auto& [name, text] : given->text)
+            values.set(name, text);
+          DriverContext ctx{data_dir_of(global), remote ? remote : &host_services(), log_line, runtime_dir};
+          return run(ctx, values, given->flags);
+        };
+        continue;
       }
       if (command.takes_host)
         add_host_options(sub, given->host, given->ssh_config, "On this remote host, over one SSH connection");

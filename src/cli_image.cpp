@@ -4,7 +4,10 @@
 #include "doctor.hpp"
 #include "host.hpp"
 #include "image.hpp"
+#include "image_push.hpp"
+#include "remote_host.hpp"
 #include "results.hpp"
+#include "ssh.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -60,7 +63,9 @@ struct ImageArgs {
   bool force = false;
   std::string recipe; // --recipe; empty: default_recipe_dir()
   bool json = false;
-  std::string host, ssh_config; // doctor --host, --ssh-config
+  std::string host, ssh_config; // doctor --host, --ssh-config; image push --host, --ssh-config
+  std::string remote_data_dir;  // image push --remote-data-dir
+  bool pool = false;            // image push --host --pool: the remote libvirt pool too
 };
 
 int image_build(const ImageArgs& a, const GlobalOptions& g) {
@@ -129,6 +134,44 @@ int image_build(const ImageArgs& a, const GlobalOptions& g) {
                            built.sysbench_version, built.kernel_version);
   std::cout << target.string() << std::endl;
   return 0;
+}
+
+// `virtbench image push --host URL`: the guest image to the remote host's data directory
+// (image_push.hpp); without --host, the driver's own push (libvirt's pool) when built in.
+int image_push(const ImageArgs& a, const GlobalOptions& g) {
+  if (a.host.empty()) {
+    if (!a.ssh_config.empty() || !a.remote_data_dir.empty() || a.pool)
+      throw UsageError("--ssh-config, --remote-data-dir and --pool are for image push --host ssh://user@host; give "
+                       "--host too");
+    if (auto code = run_driver_command({"image", "push"}))
+      return *code;
+    throw UsageError("image push: give --host ssh://user@host[:port], the host to copy the guest image to");
+  }
+  SshSettings settings{parse_ssh_url(a.host), a.ssh_config};
+  if (!a.remote_data_dir.empty() && a.remote_data_dir.front() != '/')
+    throw UsageError("--remote-data-dir " + a.remote_data_dir + ": give an absolute path on the remote host");
+  auto image = load_guest_image(data_dir_of(g));
+  TempDir runtime(runtime_parent_dir(), "run-"); // the master's socket
+  runtime.record_owner();
+  SshConnection ssh(std::move(settings), runtime.path());
+  ssh.open();
+  auto dir = a.remote_data_dir.empty() ? remote_default_data_dir(ssh) : a.remote_data_dir;
+  auto log = [](const std::string& line) { std::cerr << "image push: " << line << std::endl; };
+  for (auto& line : push_image_to_host(ssh, image, dir, log))
+    std::cout << line << "\n";
+  int code = 0;
+  if (a.pool) {
+    // The libvirt driver's push, into the remote libvirtd's pool over the same connection.
+    RemoteHost remote(ssh, local_host(), "command", "");
+    auto pushed = run_driver_command({"image", "push"}, &remote, runtime.path());
+    if (auto problem = remote.close(); !problem.empty())
+      std::cerr << "virtbench: warning: " << problem << std::endl;
+    if (!pushed)
+      throw UsageError("image push --pool: this virtbench is built without the libvirt platform (-Dplatforms)");
+    code = *pushed;
+  }
+  ssh.close();
+  return code;
 }
 
 std::string human_bytes(double b) {
@@ -213,6 +256,17 @@ std::vector<Command> add_image_commands(CLI::App& app, GlobalOptions& global) {
       ->type_name("DIR");
   auto* list = image->add_subcommand("list", "Show the built guest image and its manifest");
   list->add_flag("--json", args->json, "Print the manifest as JSON");
+  auto* push = image->add_subcommand(
+      "push", "Copy the guest image (manifest, base.qcow2, kernel, initrd) to --host's data directory over SSH for "
+              "`run --host URL --platform qemu`; once per recipe hash, an interrupted copy continues where it stopped");
+  add_host_options(push, args->host, args->ssh_config, "The host to copy the guest image to");
+  push->add_option("--remote-data-dir", args->remote_data_dir,
+                   "With --host: the data directory there (default: /var/lib/virtbench as root, else "
+                   "~/.local/share/virtbench); the image goes to DIR/image")
+      ->type_name("DIR");
+  push->add_flag("--pool", args->pool,
+                 "With --host: also fill the libvirt storage pool there, through its libvirtd's socket forwarded over "
+                 "the same connection (for --host with --platform libvirt)");
   auto* doc = app.add_subcommand("doctor", "Check what works on this host (QEMU, KVM, Docker, images, privileges, disk) "
                                           "and say how to fix what does not; exit 1 when something needed fails");
   doc->add_flag("--json", args->json, "Print the checks as JSON");
@@ -220,6 +274,7 @@ std::vector<Command> add_image_commands(CLI::App& app, GlobalOptions& global) {
   return {
       {doc, [args, &global] { return doctor(args->json, args->host, args->ssh_config, global); }},
       {build, [args, &global] { return image_build(*args, global); }},
+      {push, [args, &global] { return image_push(*args, global); }},
       {list, [args, &global] { return image_list(*args, global); }},
   };
 }

@@ -6,10 +6,13 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace virtbench {
+
+class HostServices; // platform.hpp
 
 struct GlobalOptions {
   std::string data_dir; // --data-dir; empty: default_data_dir()
@@ -35,7 +38,14 @@ std::vector<Command> add_image_commands(CLI::App& app, GlobalOptions& global);
 std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global);
 // history (src/cli_history.cpp)
 std::vector<Command> add_history_commands(CLI::App& app, GlobalOptions& global);
-// the drivers' own commands (image push), from the registry; after add_image_commands
+// the drivers' own commands (image push), from the registry; after add_image_commands. A
+// driver's command at a path a core family made already (image push, which the core runs
+// with --host) adds its options there and is run by the core through run_driver_command.
 std::vector<Command> add_driver_commands(CLI::App& app, GlobalOptions& global);
+// Runs the driver's command added at `path` to a core subcommand, on `remote` (nullptr:
+// this host) with `runtime_dir` for its forwarded sockets; nullopt when no driver built in
+// has one there.
+std::optional<int> run_driver_command(const std::vector<std::string>& path, HostServices* remote = nullptr,
+                                      const std::filesystem::path& runtime_dir = {});
 
 } // namespace virtbench

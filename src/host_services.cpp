@@ -4,6 +4,7 @@
 #include "image.hpp"
 #include "sysbench.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/process.hpp"
 
 #include <fmt/format.h>
@@ -48,12 +49,17 @@ public:
   }
   std::string location() const override { return {}; }
   std::string remote_scratch_dir() const override { return {}; }
+  GuestImage host_guest_image(const std::filesystem::path& data_dir) override { return load_guest_image(data_dir); }
+  std::vector<std::string> long_lived_argv(const std::vector<std::string>& argv, const std::string&) override {
+    return argv;
+  }
   awaitable<void> forward_socket(std::string local, std::string remote) override {
     if (local != remote)
       throw Error("forward " + local + " to " + remote + ": this host forwards no sockets (no --host)");
     co_return;
   }
   void cancel_forward(const std::string&, const std::string&) noexcept override {}
+  awaitable<std::string> read_host_file(std::string path) override { co_return virtbench::read_file(path); }
 
   boost::json::object describe() override { return describe_host(); }
   bool can_drop_caches() override { return can_drop_host_caches(); }

@@ -26,21 +26,15 @@ GuestImage load_guest_image(const fs::path& data_dir) {
   }
 }
 
-GuestImage load_guest_image_dir(const fs::path& dir) {
+GuestImage guest_image_from_manifest(const fs::path& dir, std::string_view manifest_text) {
   GuestImage image;
   image.dir = dir;
   image.base_qcow2 = image.dir / "base.qcow2";
   image.vmlinuz = image.dir / "vmlinuz";
   image.initrd = image.dir / "initrd.img";
   image.rootfs_tar = image.dir / "rootfs.tar";
-  if (fs::exists(image.dir / "vmlinux"))
-    image.vmlinux = image.dir / "vmlinux";
-  for (auto& f : {image.dir / "manifest.json", image.base_qcow2, image.vmlinuz, image.initrd, image.rootfs_tar})
-    if (!fs::exists(f))
-      throw Error("guest image: " + f.string() + " is missing");
-  auto text = read_file(image.dir / "manifest.json");
   boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
+  auto v = boost::json::parse(manifest_text, ec);
   if (ec || !v.is_object())
     throw Error("guest image: " + (image.dir / "manifest.json").string() + " is not valid JSON");
   image.manifest = v.as_object();
@@ -54,6 +48,16 @@ GuestImage load_guest_image_dir(const fs::path& dir) {
   image.kernel_version = str("kernel_version");
   if (auto* hz = image.manifest.if_contains("kernel_hz"); hz && hz->is_int64())
     image.kernel_hz = static_cast<int>(hz->as_int64());
+  return image;
+}
+
+GuestImage load_guest_image_dir(const fs::path& dir) {
+  for (auto name : {"manifest.json", "base.qcow2", "vmlinuz", "initrd.img", "rootfs.tar"})
+    if (!fs::exists(dir / name))
+      throw Error("guest image: " + (dir / name).string() + " is missing");
+  auto image = guest_image_from_manifest(dir, read_file(dir / "manifest.json"));
+  if (fs::exists(image.dir / "vmlinux"))
+    image.vmlinux = image.dir / "vmlinux";
   return image;
 }
 

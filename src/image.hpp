@@ -47,5 +47,8 @@ std::filesystem::path guest_image_dir(const std::filesystem::path& data_dir);
 GuestImage load_guest_image(const std::filesystem::path& data_dir);
 // The same for an image directory itself (e.g. a build's output before it is installed).
 GuestImage load_guest_image_dir(const std::filesystem::path& image_dir);
+// The image described by `manifest_text` (manifest.json) with its files under `dir` (which
+// may be on another host; vmlinux is left empty). No I/O; throws Error on invalid JSON.
+GuestImage guest_image_from_manifest(const std::filesystem::path& dir, std::string_view manifest_text);
 
 } // namespace virtbench

@@ -96,6 +96,19 @@ public:
   // On a remote host, the run's private directory there (/var/tmp/virtbench-<run-id>),
   // removed at the end of the run; empty here.
   virtual std::string remote_scratch_dir() const = 0;
+
+  // --- For a VMM run on the host (qemu): this one, or the remote one over SSH ---
+  // The guest image as the host has it: guest_image(data_dir) here; on a remote host the one
+  // `virtbench image push --host URL` copied to its data directory (paths there), which must
+  // be this host's recipe when this host has an image. Throws Error naming that command.
+  virtual GuestImage host_guest_image(const std::filesystem::path& data_dir) = 0;
+  // The argv that starts `argv` as a long-lived process on the host as virtbench's child:
+  // `argv` itself here; on a remote host the ssh command that runs it there with its pid in
+  // `pid_file` and ends it (SIGTERM, SIGKILL 5 s later) when this ssh's stdin closes, so its
+  // starter holds a pipe open on that stdin while it should live. Its exit code is the
+  // process's (128+N for signal N), 255 when the connection failed.
+  virtual std::vector<std::string> long_lived_argv(const std::vector<std::string>& argv,
+                                                   const std::string& pid_file) = 0;
   // Makes the Unix socket path `local` on this host (in the run's runtime directory) lead to
   // the Unix socket `remote` on the host (ssh -O forward -L through the run's connection) until
   // cancel_forward() or the end of the run: a remote engine's or libvirtd's API socket. Here
@@ -104,6 +117,8 @@ public:
   virtual awaitable<void> forward_socket(std::string local, std::string remote) = 0;
   // Ends forward_socket(local, remote) and removes `local`; never throws.
   virtual void cancel_forward(const std::string& local, const std::string& remote) noexcept = 0;
+  // A file of the host (/proc/PID/stat): read here, through the one reader on a remote host.
+  virtual awaitable<std::string> read_host_file(std::string path) = 0;
 };
 
 // What a driver gets to make a platform: the run's places and the options' values (each

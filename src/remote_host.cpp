@@ -1,5 +1,7 @@
 #include "remote_host.hpp"
 
+#include "image.hpp"
+#include "image_push.hpp"
 #include "procstat.hpp"
 #include "util/child.hpp"
 #include "util/error.hpp"
@@ -278,10 +280,15 @@ long RemoteHost::reader_remote_pid() const { return m_reader ? m_reader->remote_
 
 awaitable<std::string> RemoteHost::read_through_reader(std::string path) {
   auto what = fmt::format("read {} on {}", path, location());
-  if (m_reader && m_reader->busy)
-    throw Error(what + ": another read is in flight");
   try {
     auto executor = co_await asio::this_coro::executor;
+    // One read at a time (the sampler's, a VM's accounting): the others wait their turn.
+    for (int i = 0; m_reader && m_reader->busy; ++i) {
+      if (i == 2500)
+        throw Error("another read is still in flight after 5 s");
+      asio::steady_timer turn(executor, std::chrono::milliseconds(2));
+      co_await turn.async_wait(use_awaitable);
+    }
     if (!m_reader) {
       auto reader = std::make_unique<Reader>(executor);
       std::vector<std::string> remote{"sh", "-c", k_reader_script};
@@ -331,6 +338,42 @@ awaitable<std::string> RemoteHost::read_through_reader(std::string path) {
       throw PlatformLost(fmt::format("{}: lost the SSH connection", what));
     rethrow_with_context(what);
   }
+}
+
+GuestImage RemoteHost::host_guest_image(const fs::path& data_dir) {
+  auto where = location();
+  auto push = fmt::format("`virtbench image push --host {}{}`", where,
+                          m_data_dir.empty() ? "" : " --remote-data-dir " + m_data_dir);
+  if (m_data_dir.empty())
+    m_data_dir = remote_default_data_dir(m_ssh);
+  auto dir = m_data_dir + "/image";
+  std::vector<std::string> cat{"sh", "-c", "[ ! -f \"$1\" ] || cat -- \"$1\"", "sh", dir + "/manifest.json"};
+  auto r = run_checked("read the guest image's manifest", cat, std::chrono::seconds(30));
+  if (r.exit_code != 0 || r.out.empty())
+    throw Error(fmt::format("the guest image is not on {} (no {}/manifest.json there); copy it with {}", where, dir,
+                            push));
+  GuestImage image;
+  try {
+    image = guest_image_from_manifest(dir, r.out);
+  } catch (const Error& e) {
+    throw Error(fmt::format("the guest image on {}: {}; copy it again with {}", where, e.what(), push));
+  }
+  std::optional<GuestImage> here;
+  try {
+    here = m_local.guest_image(data_dir);
+  } catch (const Error&) {
+    // No image here: the remote's is used as it is.
+  }
+  if (here && here->recipe_hash != image.recipe_hash)
+    throw Error(fmt::format("the guest image on {} (recipe {}) is not this host's (recipe {}); copy this one with {}",
+                            where, image.recipe_hash.substr(0, 12), here->recipe_hash.substr(0, 12), push));
+  if (auto* files = image.manifest.if_contains("files"); files && files->is_object() && files->as_object().contains("vmlinux"))
+    image.vmlinux = dir + "/vmlinux";
+  return image;
+}
+
+std::vector<std::string> RemoteHost::long_lived_argv(const std::vector<std::string>& argv, const std::string& pid_file) {
+  return m_ssh.ssh_argv(shell_quote(remote_long_lived_argv(pid_file, argv)));
 }
 
 } // namespace virtbench

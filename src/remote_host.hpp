@@ -40,10 +40,17 @@ public:
   awaitable<ExecResult> exec(ExecRequest request) override;
   std::string location() const override { return m_ssh.settings().target.url(); }
   std::string remote_scratch_dir() const override { return m_scratch; }
+  // In the remote data directory (set_data_dir(), else the remote user's default), checked
+  // against this host's image (`local`'s, in `data_dir`) when there is one.
+  GuestImage host_guest_image(const std::filesystem::path& data_dir) override;
+  std::vector<std::string> long_lived_argv(const std::vector<std::string>& argv, const std::string& pid_file) override;
   // Through the connection's master (SshConnection::forward_unix_socket); close() ends the
   // forwards still open.
   awaitable<void> forward_socket(std::string local, std::string remote) override;
   void cancel_forward(const std::string& local, const std::string& remote) noexcept override;
+  awaitable<std::string> read_host_file(std::string path) override { return read_through_reader(std::move(path)); }
+  // The data directory there (--remote-data-dir); empty: the remote user's default.
+  void set_data_dir(std::string dir) { m_data_dir = std::move(dir); }
 
   boost::json::object describe() override;
   bool can_drop_caches() override;
@@ -63,7 +70,7 @@ private:
 
   SshConnection& m_ssh;
   HostServices& m_local;
-  std::string m_run_id, m_scratch_parent, m_scratch;
+  std::string m_run_id, m_scratch_parent, m_scratch, m_data_dir;
   bool m_scratch_made = false;
   struct Reader;
   std::unique_ptr<Reader> m_reader;

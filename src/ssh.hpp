@@ -92,6 +92,7 @@ public:
   // ssh's own failure (exit 255), naming `what`.
   [[noreturn]] void throw_failure(const std::string& what, const ProcessResult& r);
 
+
   const SshSettings& settings() const { return m_settings; }
   const std::filesystem::path& control_path() const { return m_control_path; }
   // The master's pid, 0 when none runs.
@@ -119,6 +120,12 @@ std::string sweep_ssh_master(const std::filesystem::path& run_dir);
 // and appends the command's CPU seconds (`times`) to stderr after k_times_marker.
 std::vector<std::string> remote_exec_argv(const std::string& cwd, const std::vector<std::string>& argv);
 inline constexpr std::string_view k_times_marker = "\n@virtbench-times@\n";
+// The remote side of a long-lived process (HostServices::long_lived_argv):
+// `sh -c WRAPPER sh PID_FILE ARGV...` runs ARGV with stdin and stdout on /dev/null, writes its
+// pid to PID_FILE, ends it (SIGTERM, then SIGKILL 5 s later) when its own stdin ends, and exits
+// with ARGV's exit code.
+std::vector<std::string> remote_long_lived_argv(const std::string& pid_file, const std::vector<std::string>& argv);
+
 // Splits the marker and `times`' output off `err`; the command's user and kernel seconds
 // (the second line of `times`: its waited-for children), nullopt when absent or malformed.
 std::optional<std::pair<double, double>> take_remote_times(std::string& err);

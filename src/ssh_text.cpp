@@ -262,6 +262,30 @@ std::vector<std::string> remote_exec_argv(const std::string& cwd, const std::vec
   return full;
 }
 
+namespace {
+
+// $1: the pid file; $2...: the command. See remote_long_lived_argv.
+constexpr const char* k_long_lived_wrapper = R"sh(f=$1
+shift
+exec 3<&0
+"$@" </dev/null >/dev/null &
+p=$!
+printf '%s\n' "$p" > "$f"
+{ read -r _ <&3; kill -TERM "$p"; sleep 5; kill -KILL "$p"; } >/dev/null 2>&1 &
+w=$!
+wait "$p"
+r=$?
+kill "$w" 2>/dev/null
+exit "$r")sh";
+
+} // namespace
+
+std::vector<std::string> remote_long_lived_argv(const std::string& pid_file, const std::vector<std::string>& argv) {
+  std::vector<std::string> full{"sh", "-c", k_long_lived_wrapper, "sh", pid_file};
+  full.insert(full.end(), argv.begin(), argv.end());
+  return full;
+}
+
 std::optional<std::pair<double, double>> take_remote_times(std::string& err) {
   auto pos = err.rfind(k_times_marker);
   if (pos == std::string::npos)

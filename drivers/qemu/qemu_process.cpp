@@ -43,10 +43,11 @@ constexpr std::size_t k_stderr_keep = 64 * 1024;
 } // namespace
 
 struct QemuProcess::State {
-  explicit State(asio::any_io_executor ex) : executor(ex), err_pipe(ex) {}
+  explicit State(asio::any_io_executor ex) : executor(ex), err_pipe(ex), in_pipe(ex) {}
   asio::any_io_executor executor;
   std::optional<bp::process> process;
   asio::readable_pipe err_pipe;
+  asio::writable_pipe in_pipe; // held open (hold_stdin), never written
   pid_t pid = 0;
   bool exited = false;
   int exit_code = 0;
@@ -116,9 +117,10 @@ QemuProcess::~QemuProcess() {
   }
   boost::system::error_code ec;
   s.err_pipe.close(ec);
+  s.in_pipe.close(ec);
 }
 
-void QemuProcess::start(const std::vector<std::string>& argv) {
+void QemuProcess::start(const std::vector<std::string>& argv, bool hold_stdin) {
   auto& s = *m_state;
   if (argv.empty())
     throw Error("start QEMU: empty command");
@@ -129,7 +131,10 @@ void QemuProcess::start(const std::vector<std::string>& argv) {
   asio::writable_pipe err_write(s.executor);
   asio::connect_pipe(s.err_pipe, err_write);
   try {
-    s.process.emplace(s.executor, exe, args, bp::process_stdio{nullptr, nullptr, err_write}, QemuChildSetup{});
+    if (hold_stdin)
+      s.process.emplace(s.executor, exe, args, bp::process_stdio{s.in_pipe, nullptr, err_write}, QemuChildSetup{});
+    else
+      s.process.emplace(s.executor, exe, args, bp::process_stdio{nullptr, nullptr, err_write}, QemuChildSetup{});
   } catch (const std::exception& e) {
     throw Error("start " + format_argv(argv) + ": " + e.what());
   }

@@ -24,7 +24,9 @@ public:
   QemuProcess& operator=(const QemuProcess&) = delete;
 
   // Starts argv[0] (looked up in PATH); its stderr is kept (the last 64 KiB). Throws Error.
-  void start(const std::vector<std::string>& argv);
+  // hold_stdin: its stdin is a pipe held open while this owner lives (an ssh running QEMU on
+  // a remote host, whose wrapper ends QEMU when that stdin closes), else /dev/null.
+  void start(const std::vector<std::string>& argv, bool hold_stdin = false);
 
   bool started() const;
   bool running() const;

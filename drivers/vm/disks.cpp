@@ -27,11 +27,47 @@ std::uint64_t scratch_disk_bytes(std::uint64_t data_bytes) {
   return (bytes + mib - 1) / mib * mib;
 }
 
+namespace {
+
+std::vector<std::string> overlay_argv(const std::string& base, const std::string& overlay) {
+  return {"qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", overlay};
+}
+
+// Inode tables and journal initialised now, so no ext4lazyinit thread writes in the guest
+// while fileio is measured.
+std::vector<std::string> mkfs_argv(const std::string& raw) {
+  return {"mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-L", "vbscratch",
+          "-E", "lazy_itable_init=0,lazy_journal_init=0", raw};
+}
+
+std::vector<std::string> convert_argv(const std::string& raw, const std::string& qcow2) {
+  return {"qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw, qcow2};
+}
+
+} // namespace
+
+std::vector<std::vector<std::string>> remote_disk_argvs(const std::string& base, const std::string& dir,
+                                                        std::uint64_t data_bytes, const std::string& format,
+                                                        std::string& scratch_path) {
+  auto raw = dir + "/scratch.raw";
+  std::vector<std::vector<std::string>> steps{
+      overlay_argv(base, dir + "/root-overlay.qcow2"),
+      {"truncate", "-s", std::to_string(scratch_disk_bytes(data_bytes)), "--", raw},
+      mkfs_argv(raw),
+  };
+  scratch_path = raw;
+  if (format == "qcow2") {
+    scratch_path = dir + "/scratch.qcow2";
+    steps.push_back(convert_argv(raw, scratch_path));
+    steps.push_back({"rm", "-f", "--", raw});
+  }
+  return steps;
+}
+
 awaitable<void> create_overlay(fs::path base, fs::path overlay) {
-  std::vector<std::string> overlay_argv{"qemu-img", "create", "-q", "-f", "qcow2", "-b",
-                                        base.string(), "-F", "qcow2", overlay.string()};
+  auto argv = overlay_argv(base.string(), overlay.string());
   ProcessOptions quick{std::chrono::seconds(60)};
-  co_await check_process(overlay_argv, quick);
+  co_await check_process(argv, quick);
 }
 
 awaitable<fs::path> create_scratch_disk(fs::path dir, std::uint64_t data_bytes, std::string format) {
@@ -47,17 +83,13 @@ awaitable<fs::path> create_scratch_disk(fs::path dir, std::uint64_t data_bytes, 
     }
     ::close(fd);
   }
-  // Inode tables and journal initialised now, so no ext4lazyinit thread writes in the
-  // guest while fileio is measured.
-  std::vector<std::string> mkfs_argv{"mke2fs", "-q", "-F", "-t", "ext4", "-m", "0", "-L", "vbscratch",
-                                     "-E", "lazy_itable_init=0,lazy_journal_init=0", raw.string()};
+  auto mkfs = mkfs_argv(raw.string());
   ProcessOptions options{std::chrono::minutes(5)};
-  co_await check_process(mkfs_argv, options);
+  co_await check_process(mkfs, options);
   if (format == "qcow2") {
     auto qcow2 = dir / "scratch.qcow2";
-    std::vector<std::string> convert_argv{"qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2",
-                                          raw.string(), qcow2.string()};
-    co_await check_process(convert_argv, options);
+    auto convert = convert_argv(raw.string(), qcow2.string());
+    co_await check_process(convert, options);
     fs::remove(raw);
     co_return qcow2;
   }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace virtbench::vm {
 
@@ -27,5 +28,13 @@ awaitable<void> create_overlay(std::filesystem::path base, std::filesystem::path
 // measured). format: raw | qcow2. Returns the disk's path.
 awaitable<std::filesystem::path> create_scratch_disk(std::filesystem::path dir, std::uint64_t data_bytes,
                                                      std::string format);
+
+// The argvs that make the same disks on another host, run there one after another through
+// HostServices::exec (a remote QEMU's, in its directory `dir` there): the overlay on `base`,
+// then the scratch disk's file (truncate), ext4 on it, and for qcow2 its conversion and the
+// raw file's removal. No I/O. `scratch_path` is set to the scratch disk's path.
+std::vector<std::vector<std::string>> remote_disk_argvs(const std::string& base, const std::string& dir,
+                                                        std::uint64_t data_bytes, const std::string& format,
+                                                        std::string& scratch_path);
 
 } // namespace virtbench::vm

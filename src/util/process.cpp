@@ -135,7 +135,9 @@ awaitable<ProcessResult> run_process(std::vector<std::string> argv, ProcessOptio
       proc.emplace(executor, exe, args, std::move(stdio), bp::process_start_dir{cwd.string()},
                    ChildSetup{env.empty() ? nullptr : env.data(), options.die_with_parent});
     };
-    if (options.hold_stdin)
+    if (options.stdin_fd >= 0)
+      start(options.stdin_fd);
+    else if (options.hold_stdin)
       start(in_pipe);
     else
       start(nullptr);

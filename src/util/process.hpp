@@ -26,6 +26,9 @@ struct ProcessOptions {
   // an ssh client then keeps the remote command's stdin open, and the remote side sees its
   // end (EOF) when the client goes away.
   bool hold_stdin = false;
+  // When >= 0: the child's stdin is this descriptor (a file opened at the offset to send;
+  // the caller keeps and closes it). Takes precedence over hold_stdin.
+  int stdin_fd = -1;
   // The kernel sends the child SIGKILL when virtbench dies, even by SIGKILL (PR_SET_PDEATHSIG).
   bool die_with_parent = false;
 };

@@ -7,6 +7,7 @@ directory, no sysbench."""
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -40,6 +41,17 @@ time = 1
 """
 # One short step per platform (tools/test's budget).
 ONE_STEP_SUITE = 'name = "remote-one"\niterations = 1\n' + CPU_EXPERIMENT
+# qemu over --host: one short step of each (a TCG boot is most of it).
+QEMU_SUITE = 'name = "remote-qemu"\niterations = 1\n' + CPU_EXPERIMENT + """[[experiment]]
+name = "fileio"
+workload = "fileio"
+file-total-size = "8M"
+file-test-mode = "rndrw"
+time = 1
+warmup = 0
+"""
+LOCAL_IMAGE = os.path.join("/var/lib/virtbench" if os.geteuid() == 0 else os.path.expanduser("~/.local/share/virtbench"),
+                           "image")
 # Long enough to be interrupted after its first step.
 LONG_SUITE = 'name = "remote-long"\niterations = 8\n' + CPU_EXPERIMENT
 
@@ -296,6 +308,84 @@ class Remote(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(out, "results.json")), "no results of a run that never started")
         self.assert_nothing_left()
         return lines[0]
+
+    def assert_nothing_left_here(self, remote_dirs=()):
+        """assert_nothing_left() for this test's own remote directories only: other runs on this
+        host (a parallel test tree) may have theirs in /var/tmp at the same time."""
+        vbtest.wait_for(lambda: not vbtest.pgrep(self.runtime), 10, "no ssh process of the run")
+        self.assertEqual(glob.glob(os.path.join(self.runtime, "virtbench", "run-*")), [])
+        self.assertEqual([d for d in remote_dirs if os.path.exists(d)], [])
+
+    def test_image_push_then_a_qemu_run_on_the_remote_host(self):
+        # The local image (this data dir's), pushed into a data dir of its own on the "remote".
+        self.assertTrue(os.path.isfile(os.path.join(LOCAL_IMAGE, "manifest.json")),
+                        f"no guest image in {LOCAL_IMAGE}: tools/test.d builds it")
+        os.makedirs(self.data)
+        os.symlink(LOCAL_IMAGE, os.path.join(self.data, "image"))
+        remote_data = tempfile.mkdtemp(prefix="vbtest-rdata-", dir="/var/tmp")
+        self.addCleanup(shutil.rmtree, remote_data, True)
+        remote_image = os.path.join(remote_data, "image")
+
+        def push():
+            return self.virtbench("image", "push", "--host", self.url, "--remote-data-dir", remote_data, check=0)
+
+        p = push()
+        for name in ("manifest.json", "base.qcow2", "vmlinuz", "initrd.img"):
+            with open(os.path.join(LOCAL_IMAGE, name), "rb") as a, open(os.path.join(remote_image, name), "rb") as b:
+                self.assertTrue(a.read() == b.read(), name)
+        self.assertEqual([f for f in os.listdir(remote_image) if f.endswith(".part")], [])
+        # Again: already there, nothing copied.
+        before = os.stat(os.path.join(remote_image, "base.qcow2")).st_mtime_ns
+        p = push()
+        self.assertIn("already on " + self.url, p.stdout)
+        self.assertNotIn("copying", p.stderr)
+        self.assertEqual(os.stat(os.path.join(remote_image, "base.qcow2")).st_mtime_ns, before)
+        # Cut short (an interrupted copy): continued from its bytes, then checked.
+        kernel = os.path.join(remote_image, "vmlinuz")
+        size = os.path.getsize(kernel)
+        os.truncate(kernel, size // 2)
+        os.rename(os.path.join(remote_image, "initrd.img"), os.path.join(remote_image, "initrd.img.part"))
+        p = push()
+        self.assertIn(f"resuming vmlinuz: ", p.stderr)
+        self.assertIn("vmlinuz: resumed, sent", p.stdout)
+        self.assertIn("initrd.img: resumed, sent 0.0 MiB", p.stdout)
+        self.assertNotIn("copying base.qcow2", p.stderr)
+        with open(os.path.join(LOCAL_IMAGE, "vmlinuz"), "rb") as a, open(kernel, "rb") as b:
+            self.assertTrue(a.read() == b.read())
+        self.assert_nothing_left_here()
+
+        # Not pushed there: one clear error naming the fix.
+        out = os.path.join(self.tmp, "missing")
+        p = self.virtbench("run", "--host", self.url, "--suite", self.suite, "--platform", "qemu", "--out", out,
+                           "--remote-data-dir", "/nonexistent")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(f"virtbench image push --host {self.url}", p.stderr)
+        self.assert_nothing_left_here()
+
+        # A qemu run there: QEMU, its disks and sockets on the remote, forwarded back.
+        suite = os.path.join(self.tmp, "qemu.toml")
+        with open(suite, "w") as f:
+            f.write(QEMU_SUITE)
+        out = os.path.join(self.tmp, "out")
+        p = self.virtbench("run", "--host", self.url, "--suite", suite, "--platform", "qemu", "--accel", "tcg",
+                           "--remote-data-dir", remote_data, "--out", out)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = vbtest.load(out)
+        platform = r["platforms"][0]
+        self.assertEqual(platform["host"], self.url, platform)
+        run_dir = re.search(r"/var/tmp/virtbench-[^/ ]+", platform["qemu_command"]).group(0)
+        self.assertIn(remote_image, platform["qemu_command"])
+        self.assertEqual(r["host"]["remote"], self.url)
+        runs = r["runs"]
+        self.assertEqual(sorted(x["experiment"] for x in runs), ["cpu", "fileio"], runs)
+        for run in runs:
+            self.assertEqual(run["exit_code"], 0, run)
+            self.assertNotIn("error", run)
+        self.assertIn("virtbench-init", open(os.path.join(out, "raw", "qemu", "console.log")).read())
+        # Nothing left: no QEMU there, no forward or socket here, no directory on either side.
+        vbtest.wait_for(lambda: not vbtest.pgrep("qemu-system.*" + run_dir), 10, "no remote QEMU")
+        self.assertEqual(glob.glob(os.path.join(self.runtime, "**", "*.sock"), recursive=True), [])
+        self.assert_nothing_left_here([run_dir])
 
     def test_bad_hosts_each_fail_with_one_line_and_the_fix(self):
         line = self.bad(f"ssh://root@127.0.0.1:{free_port()}", None, 1, "connection refused")

@@ -1,18 +1,23 @@
 // The qemu driver's pure parts: the accelerator decision, QEMU's command line on q35 and
 // microvm, the scratch disk size, the host CPU accounting of the QEMU process, the boot
-// timeline from the console, and the guest kernel's command line tuning (src/image.hpp).
+// timeline from the console, the guest kernel's command line tuning (src/image.hpp), and the
+// remote side (remote_qemu.hpp, the disks' argvs) with its scripts run through a real sh.
 #include "drivers/qemu/qemu_command.hpp"
 #include "drivers/qemu/qemu_process.hpp"
+#include "drivers/qemu/remote_qemu.hpp"
 #include "drivers/vm/accel.hpp"
 #include "drivers/vm/boot_timeline.hpp"
 #include "drivers/vm/disks.hpp"
 #include "image.hpp"
+#include "ssh.hpp"
 #include "test_util.hpp"
 #include "util/error.hpp"
+#include "util/process.hpp"
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <csignal>
 
 using namespace virtbench;
 using namespace virtbench::qemu;
@@ -288,4 +293,63 @@ TEST_CASE("the guest kernel's tuning: the host's TSC from bogomips, lpj from the
   // q35 keeps its HPET clock; microvm has none, so its TSC is declared reliable.
   CHECK(tuned.find("tsc=reliable") == std::string::npos);
   CHECK(guest_kernel_tuning(1996245, 250, "microvm").find(" tsc=reliable") != std::string::npos);
+}
+
+TEST_CASE("parse_remote_probe: cpuinfo flags, /dev/kvm, PVM, qboot and missing tools") {
+  auto f = qemu::parse_remote_probe("flags\t\t: fpu vme vmx sse\nvirtbench:dev_kvm\nvirtbench:qboot\n"
+                                    "virtbench:missing qemu-img\nvirtbench:missing \nflags : second\n");
+  CHECK(f.cpuinfo == "flags\t\t: fpu vme vmx sse\n");
+  CHECK(f.dev_kvm);
+  CHECK_FALSE(f.kvm_pvm);
+  CHECK(f.qboot);
+  CHECK(f.missing == std::vector<std::string>{"qemu-img"});
+  auto none = qemu::parse_remote_probe("");
+  CHECK(none.cpuinfo.empty());
+  CHECK_FALSE(none.dev_kvm);
+}
+
+TEST_CASE("the remote probe script runs in a POSIX sh and names what is missing") {
+  std::vector<std::string> argv{"sh", "-c", qemu::k_remote_probe_script};
+  auto r = run_sync(run_process(argv));
+  CHECK(r.exit_code == 0);
+  auto f = qemu::parse_remote_probe(r.out);
+  CHECK(f.cpuinfo.starts_with("flags"));
+}
+
+TEST_CASE("remote_disk_argvs: overlay, truncate, mke2fs and for qcow2 the conversion, paths as data") {
+  std::string scratch;
+  auto raw = vm::remote_disk_argvs("/img/base.qcow2", "/d", 0, "raw", scratch);
+  REQUIRE(raw.size() == 3);
+  CHECK(raw[0] == std::vector<std::string>{"qemu-img", "create", "-q", "-f", "qcow2", "-b", "/img/base.qcow2", "-F",
+                                           "qcow2", "/d/root-overlay.qcow2"});
+  CHECK(raw[1] == std::vector<std::string>{"truncate", "-s", std::to_string(vm::scratch_disk_bytes(0)), "--",
+                                           "/d/scratch.raw"});
+  CHECK(raw[2].front() == "mke2fs");
+  CHECK(raw[2].back() == "/d/scratch.raw");
+  CHECK(scratch == "/d/scratch.raw");
+  auto qcow2 = vm::remote_disk_argvs("/img/b", "/d; rm -rf $(x)", 1 << 20, "qcow2", scratch);
+  REQUIRE(qcow2.size() == 5);
+  CHECK(qcow2[3].back() == "/d; rm -rf $(x)/scratch.qcow2");
+  CHECK(qcow2[4] == std::vector<std::string>{"rm", "-f", "--", "/d; rm -rf $(x)/scratch.raw"});
+  CHECK(scratch == "/d; rm -rf $(x)/scratch.qcow2");
+}
+
+TEST_CASE("kill_remote_qemu_argv in a real sh: only a process with the marker, never a bad pid file's") {
+  TempDir dir(std::filesystem::temp_directory_path(), "vbtest-rq-$(touch x) 'q' ");
+  auto marker = dir.path().string();
+  auto pid_file = (dir.path() / "qemu.pid").string();
+  auto kill_through_sh = [&](const std::string& m) {
+    std::vector<std::string> argv{"sh", "-c", shell_quote(qemu::kill_remote_qemu_argv(pid_file, m, 0))};
+    return run_sync(run_process(argv)).exit_code;
+  };
+  CHECK(kill_through_sh(marker) == 0); // no pid file: nothing to do
+  // This test's own pid, whose command line lacks the marker: left alone.
+  write_file_atomic(pid_file, std::to_string(::getpid()) + "\n");
+  CHECK(kill_through_sh(marker) == 0);
+  CHECK(kill_through_sh("/elsewhere") == 0);
+  for (std::string bad : {"1; kill -9 0", "$(id)", "-1", "", "0 1"}) {
+    write_file_atomic(pid_file, bad);
+    CHECK(kill_through_sh(marker) == 0);
+  }
+  CHECK_FALSE(std::filesystem::exists("x"));
 }

@@ -1,9 +1,13 @@
 // ssh.hpp without a host: the ssh:// address, quoting for the remote shell (checked against
-// this host's own /bin/sh), classifying ssh's recorded failures, the remote wrapper's times.
-#include "ssh.hpp"
+// this host's own /bin/sh), classifying ssh's recorded failures, the remote wrapper's times,
+// the long-lived process wrapper, the socket forward's argument, and image push's plan.
+#include "image.hpp"
+#include "image_push.hpp"
 #include "remote_host.hpp"
+#include "ssh.hpp"
 #include "test_util.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/process.hpp"
 
 #include <doctest/doctest.h>
@@ -172,4 +176,97 @@ TEST_CASE("unix_forward_spec: LOCAL:REMOTE for ssh -L; paths ssh's forward synta
   }
   CHECK_THROWS_AS(unix_forward_spec("/" + std::string(107, 'x'), "/r"), Error); // sun_path's 108 bytes with the NUL
   CHECK_NOTHROW(unix_forward_spec("/" + std::string(90, 'x'), "/r"));
+namespace {
+
+const std::vector<std::string> k_push_hostile{"a b", "'", "\"", "it's \"q\"", "; touch /tmp/vbtest-pwned",
+                                              "$(touch /tmp/vbtest-pwned)", "`id`", "${HOME}", "line\nbreak\n", "",
+                                              "-n", "--", "\\", "*", "~", "\u00e9", "&& || | > <", "#c", "%s %d"};
+
+GuestImage push_test_image(const std::string& files_json) {
+  return guest_image_from_manifest("/img", R"({"recipe_hash":"abc","files":)" + files_json + "}");
+}
+
+const std::string k_sha_a(64, 'a');
+
+} // namespace
+
+TEST_CASE("remote_long_lived_argv: hostile arguments arrive verbatim, the pid is recorded, the exit code kept") {
+  TempDir dir(std::filesystem::temp_directory_path(), "vbtest-longlived-");
+  auto out = (dir.path() / "out").string(), pid = (dir.path() / "pid").string();
+  std::vector<std::string> command{"sh", "-c", "printf '%s\\0' \"$@\" > \"$0\"; exit 3", out};
+  command.insert(command.end(), k_push_hostile.begin(), k_push_hostile.end());
+  // Through a real POSIX sh, quoted as ssh would send it.
+  std::vector<std::string> argv{"sh", "-c", shell_quote(remote_long_lived_argv(pid, command))};
+  ProcessOptions po;
+  po.hold_stdin = true;
+  auto r = run_sync(run_process(argv, po));
+  CHECK(r.exit_code == 3);
+  std::string expected;
+  for (auto& a : k_push_hostile)
+    expected += a + '\0';
+  CHECK(read_file(out) == expected);
+  CHECK(std::stol(read_file(pid)) > 0);
+  CHECK_FALSE(std::filesystem::exists("/tmp/vbtest-pwned"));
+}
+
+TEST_CASE("remote_long_lived_argv: the process is ended (SIGTERM) when the wrapper's stdin closes") {
+  TempDir dir(std::filesystem::temp_directory_path(), "vbtest-longlived-");
+  ProcessOptions po; // stdin /dev/null: closed at once, as when the ssh client goes away
+  po.timeout = std::chrono::seconds(20);
+  auto started = std::chrono::steady_clock::now();
+  auto r = run_sync(run_process(remote_long_lived_argv((dir.path() / "pid").string(), {"sleep", "30"}), po));
+  CHECK(r.exit_code == 128 + 15);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+}
+
+TEST_CASE("vm_image_files: the VM's files with sizes and sha256 from the manifest, vmlinux optional") {
+  auto files = vm_image_files(push_test_image(
+      R"({"base.qcow2":{"bytes":10,"sha256":")" + k_sha_a + R"("},"vmlinuz":{"bytes":5,"sha256":")" + k_sha_a +
+      R"("},"initrd.img":{"bytes":0,"sha256":")" + k_sha_a + R"("},"rootfs.tar":{"bytes":9,"sha256":")" + k_sha_a +
+      R"("}})"));
+  REQUIRE(files.size() == 3);
+  CHECK(files[0].name == "base.qcow2");
+  CHECK(files[0].bytes == 10);
+  CHECK(files[1].name == "vmlinuz");
+  CHECK(files[2].name == "initrd.img");
+  CHECK(test::error_of([] { vm_image_files(push_test_image(R"({"base.qcow2":{"bytes":1,"sha256":"x"}})")); })
+            .find("files.base.qcow2 needs") != std::string::npos);
+  CHECK(test::error_of([] { vm_image_files(push_test_image(R"({})")); }).find("has no files.base.qcow2") !=
+        std::string::npos);
+  CHECK(test::error_of([] { vm_image_files(guest_image_from_manifest("/i", R"({"recipe_hash":"a"})")); })
+            .find("has no \"files\"") != std::string::npos);
+}
+
+TEST_CASE("parse_remote_image_state: file and part sizes; other lines ignored") {
+  auto s = parse_remote_image_state("file 10 base.qcow2\npart 4 vmlinuz\nnoise\nfile x y\nfile 3 vmlinuz\n");
+  CHECK(s["base.qcow2"].final_bytes == 10u);
+  CHECK_FALSE(s["base.qcow2"].part_bytes);
+  CHECK(s["vmlinuz"].part_bytes == 4u);
+  CHECK(s["vmlinuz"].final_bytes == 3u);
+  CHECK(s.size() == 2);
+}
+
+TEST_CASE("plan_image_push: keep, check, resume from a part or a short file, copy") {
+  std::vector<ImageFile> files{{"a", 10, k_sha_a}, {"b", 10, k_sha_a}, {"c", 10, k_sha_a}, {"d", 10, k_sha_a},
+                               {"e", 10, k_sha_a}, {"f", 10, k_sha_a}};
+  std::map<std::string, RemoteFileState> remote{
+      {"a", {10, std::nullopt}}, // complete
+      {"b", {4, std::nullopt}},  // cut short
+      {"c", {std::nullopt, 6}},  // an interrupted copy
+      {"d", {std::nullopt, 12}}, // a part longer than the file: not this file's
+      {"e", {12, std::nullopt}}, // longer: not this file
+  };
+  auto trusted = plan_image_push(files, remote, true);
+  CHECK(trusted[0].action == PushAction::keep);
+  CHECK(trusted[1].action == PushAction::resume);
+  CHECK(trusted[1].from == 4);
+  CHECK(trusted[1].from_final);
+  CHECK(trusted[2].action == PushAction::resume);
+  CHECK(trusted[2].from == 6);
+  CHECK_FALSE(trusted[2].from_final);
+  CHECK(trusted[3].action == PushAction::copy);
+  CHECK(trusted[4].action == PushAction::copy);
+  CHECK(trusted[5].action == PushAction::copy);
+  auto untrusted = plan_image_push(files, remote, false);
+  CHECK(untrusted[0].action == PushAction::check); // another recipe's manifest: sizes are not enough
 }
