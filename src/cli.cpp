@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cctype>
 #include <csignal>
 #include <map>
 #include <iostream>
@@ -681,10 +682,14 @@ std::vector<Command> add_driver_commands(CLI::App& app, GlobalOptions& global) {
         if (existing->get_name() == command.path.back())
           sub = existing;
       bool shared = sub != nullptr; // made by a core family, which runs it (run_driver_command)
-      if (shared)
-        sub->description(sub->get_description() + "; without --host: " + command.help);
-      else
+      if (shared) {
+        auto help = command.help;
+        if (!help.empty())
+          help[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(help[0])));
+        sub->description(sub->get_description() + "; without --host: " + help);
+      } else {
         sub = parent->add_subcommand(command.path.back(), command.help);
+      }
       struct Given {
         std::map<std::string, std::string> text;
         std::map<std::string, bool> flags;
