@@ -346,7 +346,7 @@ class Remote(unittest.TestCase):
         os.truncate(kernel, size // 2)
         os.rename(os.path.join(remote_image, "initrd.img"), os.path.join(remote_image, "initrd.img.part"))
         p = push()
-        self.assertIn(f"resuming vmlinuz: ", p.stderr)
+        self.assertIn("resuming vmlinuz: ", p.stderr)
         self.assertIn("vmlinuz: resumed, sent", p.stdout)
         self.assertIn("initrd.img: resumed, sent 0.0 MiB", p.stdout)
         self.assertNotIn("copying base.qcow2", p.stderr)
@@ -381,7 +381,8 @@ class Remote(unittest.TestCase):
         for run in runs:
             self.assertEqual(run["exit_code"], 0, run)
             self.assertNotIn("error", run)
-        self.assertIn("virtbench-init", open(os.path.join(out, "raw", "qemu", "console.log")).read())
+        with open(os.path.join(out, "raw", "qemu", "console.log")) as f:
+            self.assertIn("virtbench-init", f.read())  # the console log, copied back
         # Nothing left: no QEMU there, no forward or socket here, no directory on either side.
         vbtest.wait_for(lambda: not vbtest.pgrep("qemu-system.*" + run_dir), 10, "no remote QEMU")
         self.assertEqual(glob.glob(os.path.join(self.runtime, "**", "*.sock"), recursive=True), [])
