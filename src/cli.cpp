@@ -256,7 +256,6 @@ RunConfig make_run_config(const RunArgs& a, const GlobalOptions& g, const fs::pa
 
   if (!a.host.empty()) {
     parse_ssh_url(a.host); // UsageError for a bad one, before anything starts
-    for (auto& p : config.platforms)
     if (!a.remote_data_dir.empty() && a.remote_data_dir.front() != '/')
       throw UsageError("--remote-data-dir " + a.remote_data_dir + ": give an absolute path on the remote host");
   } else if (!a.ssh_config.empty() || !a.remote_data_dir.empty()) {

@@ -400,10 +400,10 @@ class Remote(unittest.TestCase):
         self.bad("ssh://root:pw@127.0.0.1", None, 2, "password")
         self.bad("ssh://127.0.0.1/tmp", None, 2, "path")
         self.bad("ssh://root@127.0.0.1:99999", None, 2, "outside 1-65535")
-        p = self.virtbench("run", "--host", self.url, "--platform", "native,qemu", "--out",
-                           os.path.join(self.tmp, "d"))
+        p = self.virtbench("run", "--host", self.url, "--platform", "native,qemu", "--remote-data-dir", "relative/dir",
+                           "--out", os.path.join(self.tmp, "d"))
         self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("the qemu platform does not run on a remote host yet", p.stderr)
+        self.assertIn("--remote-data-dir relative/dir: give an absolute path on the remote host", p.stderr)
         # (Refused when the platform starts: the driver's option check does not know of --host.)
         p = self.virtbench("run", "--host", self.url, "--platform", "docker", "--docker-host", "tcp://127.0.0.1:2376",
                            "--insecure", "yes", "--suite", self.suite, "--out", os.path.join(self.tmp, "t"),
@@ -429,7 +429,7 @@ class Remote(unittest.TestCase):
         engine.data_root = os.path.join(test_docker.DATA_DIR, "docker-remote-test")
         try:
             engine.start()
-            p = vb("image", "push", "--host", self.url, check=0)
+            p = vb("image", "push", "--host", self.url, "--pool", check=0)
             self.assertIn(f"on {self.url} (forwarded over SSH)", p.stderr)
             self.assertTrue({prefix + "base.qcow2", prefix + "vmlinuz", prefix + "initrd.img"} <= set(virsh_pool_volumes()))
             suite = os.path.join(self.tmp, "one.toml")

@@ -176,6 +176,8 @@ TEST_CASE("unix_forward_spec: LOCAL:REMOTE for ssh -L; paths ssh's forward synta
   }
   CHECK_THROWS_AS(unix_forward_spec("/" + std::string(107, 'x'), "/r"), Error); // sun_path's 108 bytes with the NUL
   CHECK_NOTHROW(unix_forward_spec("/" + std::string(90, 'x'), "/r"));
+}
+
 namespace {
 
 const std::vector<std::string> k_push_hostile{"a b", "'", "\"", "it's \"q\"", "; touch /tmp/vbtest-pwned",
