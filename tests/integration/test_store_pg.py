@@ -195,11 +195,13 @@ class PostgresStore(unittest.TestCase):
         self.assertTrue(all(i in p.stdout for i in ids), p.stdout)
         p = self.vb("history", "--db", self.url, "--by", "host", check=0)
         lines = p.stdout.splitlines()
-        self.assertEqual(lines[0].split(), ["host", "platform", "experiment", "metric", "runs", "mean", "newest"])
+        self.assertEqual(lines[0].split(), ["host", "platform", "experiment", "metric", "runs", "mean", "×native",
+                                            "newest"])
         mine = [l.split() for l in lines[1:] if l.startswith(here + " ")]
         self.assertEqual([m[:3] for m in mine], [[here, "native", "cpu-large"], [here, "native", "cpu-small"]],
                          p.stdout)  # one platform, two experiments, their headline metric
-        self.assertTrue(all(m[-3] == "2" for m in mine), p.stdout)  # runs
+        self.assertTrue(all(m[-4] == "2" for m in mine), p.stdout)  # runs
+        self.assertTrue(all(m[-2] == "–" for m in mine), p.stdout)  # native has no ×native
         self.assertEqual(len([l for l in lines[1:] if l.startswith("bench-2 ")]), 4, p.stdout)  # four experiments
 
         # compare --against last: a later run here (a copy of run 1, started later) takes the
