@@ -56,15 +56,6 @@ std::string html_text(const std::string& s) {
   return out;
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos)
-    return s;
-  std::string out = "\"";
-  for (char c : s)
-    out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 // report --history: the per-host summary of a history query (history --by host's rows)
 // as DIR/history-report.md, .html or .csv; for a store that several hosts write to.
 int history_report_command(const ReportArgs& a, const GlobalOptions& g) {

@@ -106,19 +106,6 @@ ProcessResult RemoteHost::run_checked(const std::string& what, const std::vector
   return r;
 }
 
-std::string controller_id() {
-  try {
-    auto id = read_file("/etc/machine-id");
-    id = id.substr(0, id.find('\n'));
-    if (!id.empty())
-      return id;
-  } catch (const std::exception&) {
-  }
-  char name[256] = {};
-  ::gethostname(name, sizeof name - 1);
-  return name;
-}
-
 void RemoteHost::open() {
   auto pid = static_cast<long>(::getpid());
   auto owner = fmt::format("{} {} {}", controller_id(), pid, process_start_time(pid).value_or(0));

@@ -80,8 +80,6 @@ private:
 // The remote's describe() from the output of the fixed script it runs (key=value lines;
 // no I/O, for tests): kernel, hostname, arch, cpu_model, cpus, memory_bytes, cpu_governor,
 // transparent_hugepage, mitigations, and remote (the URL).
-// This controller in a remote directory's owner file: /etc/machine-id, else the host name.
-std::string controller_id();
 
 boost::json::object parse_remote_host_facts(std::string_view text, const std::string& url);
 

@@ -24,6 +24,9 @@ std::string render_html(const boost::json::object& results, std::vector<std::str
 // README.md, "results as CSV"); never reordered, only appended to.
 std::string render_csv(const boost::json::object& results);
 const std::vector<std::string>& csv_columns();
+// One CSV field (RFC 4180): quoted, its quotes doubled, when it holds a comma, a quote or a
+// line break.
+std::string csv_field(const std::string& s);
 
 // After a run: writes DIR/report.html and DIR/report.csv next to report.md. Never throws;
 // what could not be written (or drawn) is logged as a warning.

@@ -75,6 +75,8 @@ const boost::json::value* at_path(const boost::json::object& o, std::string_view
   }
 }
 
+} // namespace
+
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos)
     return s;
@@ -83,8 +85,6 @@ std::string csv_field(const std::string& s) {
     out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
 }
-
-} // namespace
 
 const std::vector<std::string>& csv_columns() {
   static const std::vector<std::string> k_names = [] {

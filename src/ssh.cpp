@@ -186,38 +186,18 @@ awaitable<ProcessResult> SshConnection::run(std::vector<std::string> argv, Proce
 }
 
 ProcessResult SshConnection::run_sync(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
-  asio::io_context io;
   ProcessOptions po;
   po.timeout = timeout;
-  ProcessResult result;
-  std::exception_ptr failure;
-  asio::co_spawn(io, run(argv, po), [&](std::exception_ptr e, ProcessResult r) {
-    failure = e;
-    result = std::move(r);
-  });
-  io.run();
-  if (failure)
-    std::rethrow_exception(failure);
-  return result;
+  return virtbench::run_sync(run(argv, po));
 }
 
 namespace {
 
 // Runs a control command (`ssh -S CTL -O ...`) to its end; its result.
 ProcessResult run_control(std::vector<std::string> argv) {
-  asio::io_context io;
   ProcessOptions po;
   po.timeout = std::chrono::seconds(10);
-  ProcessResult result;
-  std::exception_ptr failure;
-  asio::co_spawn(io, run_process(std::move(argv), po), [&](std::exception_ptr e, ProcessResult r) {
-    failure = e;
-    result = std::move(r);
-  });
-  io.run();
-  if (failure)
-    std::rethrow_exception(failure);
-  return result;
+  return run_sync(run_process(std::move(argv), po));
 }
 
 } // namespace

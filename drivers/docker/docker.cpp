@@ -42,20 +42,6 @@ bool is_live_virtbench(long pid) {
   }
 }
 
-// This machine, for the controller label: /etc/machine-id, else the host name.
-std::string controller_id() {
-  try {
-    auto id = read_file("/etc/machine-id");
-    id = id.substr(0, id.find('\n'));
-    if (!id.empty())
-      return id;
-  } catch (const std::exception&) {
-  }
-  char name[256] = {};
-  ::gethostname(name, sizeof name - 1);
-  return name;
-}
-
 // Cumulative CPU seconds of a cgroup from its files, found through a member's /proc/<pid>/cgroup.
 std::optional<CpuSeconds> cgroup_cpu_of(long pid) {
   std::string cgroups;
@@ -284,6 +270,21 @@ private:
     throw PlatformLost(lost);
   }
 
+  // GET /_ping through m_client: "" when the engine answered 200, else why not.
+  awaitable<std::string> ping_engine(std::chrono::milliseconds timeout) {
+    HttpRequest ping;
+    ping.path = "/_ping";
+    ping.timeout = timeout;
+    try {
+      auto r = co_await m_client->send(std::move(ping));
+      if (r.status != 200)
+        co_return engine_error_message("GET /_ping", r.status, r.body);
+    } catch (const TransportError& e) {
+      co_return std::string(e.what());
+    }
+    co_return std::string();
+  }
+
   // A --host's engine: its Unix socket there forwarded to one in this platform's runtime
   // directory through the run's SSH connection (ssh -O forward); the client talks to that
   // socket exactly as to a local engine. Never a private engine there.
@@ -298,18 +299,7 @@ private:
     m_forward = {local, remote_socket};
     auto endpoint = DockerEndpoint::forwarded(local, remote_socket, url);
     m_client = std::make_unique<EngineClient>(endpoint);
-    std::string why;
-    HttpRequest ping;
-    ping.path = "/_ping";
-    ping.timeout = 10s;
-    try {
-      auto r = co_await m_client->send(std::move(ping));
-      if (r.status != 200)
-        why = engine_error_message("GET /_ping", r.status, r.body);
-    } catch (const TransportError& e) {
-      why = e.what();
-    }
-    if (!why.empty())
+    if (auto why = co_await ping_engine(10s); !why.empty())
       throw Error(fmt::format("connect to the docker engine at {}: {}; is dockerd running there (`service docker "
                               "start`), and may the SSH user open {} (root, or the docker group)?",
                               endpoint.describe(), why, remote_socket));
@@ -356,18 +346,7 @@ private:
                              "are measured on this host, right only if the engine runs here\n",
                      socket.c_str());
       m_client = std::make_unique<EngineClient>(endpoint);
-      std::string why;
-      HttpRequest ping;
-      ping.path = "/_ping";
-      ping.timeout = 5s;
-      try {
-        auto r = co_await m_client->send(std::move(ping));
-        if (r.status != 200)
-          why = engine_error_message("GET /_ping", r.status, r.body);
-      } catch (const TransportError& e) {
-        why = e.what();
-      }
-      if (!why.empty()) {
+      if (auto why = co_await ping_engine(5s); !why.empty()) {
         m_client.reset();
         if (explicit_host)
         {

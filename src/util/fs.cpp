@@ -199,4 +199,17 @@ fs::path runtime_parent_dir() {
   return fs::temp_directory_path() / ("virtbench-" + std::to_string(::geteuid()));
 }
 
+std::string controller_id() {
+  try {
+    auto id = read_file("/etc/machine-id");
+    id = id.substr(0, id.find('\n'));
+    if (!id.empty())
+      return id;
+  } catch (const std::exception&) {
+  }
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  return name;
+}
+
 } // namespace virtbench

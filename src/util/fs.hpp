@@ -57,6 +57,10 @@ std::vector<SweptDir> sweep_dead_owners(const std::filesystem::path& parent, std
 // nullopt when there is no such process.
 std::optional<unsigned long long> process_start_time(long pid);
 
+// This machine, in owner files and labels that tell controllers apart (a remote run
+// directory, a container): /etc/machine-id, else the host name.
+std::string controller_id();
+
 // The type of the filesystem holding `p` ("ext4", "xfs", "tmpfs", "overlayfs" ... or its
 // magic number in hex), for saying where fileio's files lived.
 std::string filesystem_type(const std::filesystem::path& p);
