@@ -57,11 +57,11 @@ public:
     }
   }
 
-  // Writes bytes to the connected client.
-  awaitable<void> send(std::string bytes) {
+  // Writes bytes to the connected client; false when it could not (the client has gone).
+  awaitable<bool> send(std::string bytes) {
     auto [ec, n] = co_await asio::async_write(m_socket, asio::buffer(bytes), asio::as_tuple(use_awaitable));
-    (void)ec;
     (void)n;
+    co_return !ec;
   }
 
   // Drops the current client (as QEMU's exit would).
