@@ -5,6 +5,7 @@
 #include "compare.hpp"
 #include "history.hpp"
 #include "report.hpp"
+#include "report_doc.hpp"
 #include "report_model.hpp"
 #include "results.hpp"
 #include "util/error.hpp"
@@ -49,13 +50,6 @@ struct CompareArgs {
   bool any_host = false; // --any-host: other hosts' runs as base and in the lookback
 };
 
-std::string html_text(const std::string& s) {
-  std::string out;
-  for (char c : s)
-    out += c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '"' ? "&quot;" : std::string(1, c);
-  return out;
-}
-
 // report --history: the per-host summary of a history query (history --by host's rows)
 // as DIR/history-report.md, .html or .csv; for a store that several hosts write to.
 int history_report_command(const ReportArgs& a, const GlobalOptions& g) {
@@ -66,60 +60,40 @@ int history_report_command(const ReportArgs& a, const GlobalOptions& g) {
                                  "for what it holds",
                                  h.where()));
   auto summary = summarize_by_host(rows);
-  std::vector<std::string> header = {"host", "platform", "experiment", "metric", "runs", "mean", "×native", "newest"};
-  std::vector<std::vector<std::string>> table;
   std::set<std::string> hosts;
+  ReportTable t{{"host", "platform", "experiment", "metric", "runs", "mean", "×native", "newest"}, "llllrrrl", {}};
   for (auto& s : summary) {
     auto* def = find_metric(s.metric);
     hosts.insert(s.host);
-    table.push_back({s.host, s.platform, s.experiment, def ? std::string(def->label) : s.metric,
-                     std::to_string(s.runs), format_number(s.mean),
-                     s.x_native > 0 ? fmt::format("{:.3f}", s.x_native) : "", s.newest});
+    t.rows.push_back({s.host, s.platform, s.experiment, def ? std::string(def->label) : s.metric,
+                      std::to_string(s.runs), format_number(s.mean),
+                      s.x_native > 0 ? fmt::format("{:.3f}", s.x_native) : "", s.newest});
   }
-  auto what = fmt::format("{} run record{} of {} host{} from {}", rows.size(), rows.size() == 1 ? "" : "s",
-                          hosts.size(), hosts.size() == 1 ? "" : "s", h.where());
+  auto what = fmt::format("{} run record{} of {} host{} from {}; ×native is the mean over the same host's native mean.",
+                          rows.size(), rows.size() == 1 ? "" : "s", hosts.size(), hosts.size() == 1 ? "" : "s",
+                          h.where());
   std::string text, name;
   if (a.format == "csv") {
     name = "history-report.csv";
-    for (auto* row : {&header}) {
-      for (std::size_t i = 0; i < row->size(); ++i)
-        text += (i ? "," : "") + csv_field(i == 6 ? "x_native" : (*row)[i]);
-      text += "\n";
-    }
-    for (auto& row : table) {
+    t.header[6] = "x_native";
+    auto line = [](const std::vector<std::string>& row) {
+      std::string out;
       for (std::size_t i = 0; i < row.size(); ++i)
-        text += (i ? "," : "") + csv_field(row[i]);
-      text += "\n";
-    }
-  } else if (a.format == "html") {
-    name = "history-report.html";
-    text = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>virtbench: per-host summary</title>\n"
-           "<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-           "padding:2px 6px}td.n{text-align:right}</style></head><body>\n<h1>Per-host summary</h1>\n<p>" +
-           html_text(what) + "; ×native is the mean over the same host's native mean.</p>\n<table>\n<tr>";
-    for (auto& c : header)
-      text += "<th>" + html_text(c) + "</th>";
-    text += "</tr>\n";
-    for (auto& row : table) {
-      text += "<tr>";
-      for (std::size_t i = 0; i < row.size(); ++i)
-        text += (i >= 4 && i <= 6 ? "<td class=\"n\">" : "<td>") + html_text(row[i]) + "</td>";
-      text += "</tr>\n";
-    }
-    text += "</table>\n</body></html>\n";
+        out += (i ? "," : "") + csv_field(row[i]);
+      return out + "\n";
+    };
+    text = line(t.header);
+    for (auto& row : t.rows)
+      text += line(row);
   } else {
-    name = "history-report.md";
-    text = "# Per-host summary\n\n" + what + "; ×native is the mean over the same host's native mean.\n\n| " +
-           fmt::format("{}", fmt::join(header, " | ")) + " |\n|---|---|---|---|--:|--:|--:|---|\n";
-    for (auto& row : table) {
-      text += "|";
-      for (auto& cell : row) {
-        std::string escaped;
-        for (char c : cell)
-          escaped += c == '|' ? std::string("\\|") : std::string(1, c);
-        text += " " + escaped + " |";
-      }
-      text += "\n";
+    ReportDoc doc = {heading("Per-host summary", 1), paragraph(what), table(std::move(t))};
+    if (a.format == "html") {
+      name = "history-report.html";
+      std::vector<std::string> warnings; // no charts, so none
+      text = render_html_doc(doc, "virtbench: per-host summary", warnings);
+    } else {
+      name = "history-report.md";
+      text = render_markdown_doc(doc);
     }
   }
   fs::create_directories(a.dir);

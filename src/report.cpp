@@ -45,42 +45,6 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep) 
   return out;
 }
 
-ReportBlock heading(std::string text, int level = 2) {
-  ReportBlock b;
-  b.kind = ReportBlock::Kind::heading;
-  b.level = level;
-  b.text = std::move(text);
-  return b;
-}
-
-ReportBlock paragraph(std::string text) {
-  ReportBlock b;
-  b.kind = ReportBlock::Kind::paragraph;
-  b.text = std::move(text);
-  return b;
-}
-
-ReportBlock bullets(std::vector<std::string> items) {
-  ReportBlock b;
-  b.kind = ReportBlock::Kind::bullets;
-  b.items = std::move(items);
-  return b;
-}
-
-ReportBlock table(ReportTable t) {
-  ReportBlock b;
-  b.kind = ReportBlock::Kind::table;
-  b.table = std::move(t);
-  return b;
-}
-
-ReportBlock chart(ChartSpec c) {
-  ReportBlock b;
-  b.kind = ReportBlock::Kind::chart;
-  b.chart = std::move(c);
-  return b;
-}
-
 std::string outlier_note(const MetricSeries& m) {
   if (m.stats.outliers.empty())
     return "";

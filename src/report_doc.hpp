@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace virtbench {
@@ -29,6 +30,42 @@ struct ReportBlock {
 };
 
 using ReportDoc = std::vector<ReportBlock>;
+
+inline ReportBlock heading(std::string text, int level = 2) {
+  ReportBlock b;
+  b.kind = ReportBlock::Kind::heading;
+  b.level = level;
+  b.text = std::move(text);
+  return b;
+}
+
+inline ReportBlock paragraph(std::string text) {
+  ReportBlock b;
+  b.kind = ReportBlock::Kind::paragraph;
+  b.text = std::move(text);
+  return b;
+}
+
+inline ReportBlock bullets(std::vector<std::string> items) {
+  ReportBlock b;
+  b.kind = ReportBlock::Kind::bullets;
+  b.items = std::move(items);
+  return b;
+}
+
+inline ReportBlock table(ReportTable t) {
+  ReportBlock b;
+  b.kind = ReportBlock::Kind::table;
+  b.table = std::move(t);
+  return b;
+}
+
+inline ReportBlock chart(ChartSpec c) {
+  ReportBlock b;
+  b.kind = ReportBlock::Kind::chart;
+  b.chart = std::move(c);
+  return b;
+}
 
 // The whole report for a results document.
 ReportDoc build_report(const boost::json::object& results);
