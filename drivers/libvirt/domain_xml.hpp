@@ -20,6 +20,7 @@ struct DomainSpec {
   int vcpus = 2;
   std::uint64_t memory_bytes = 2ull << 30;
   std::string kernel, initrd, kernel_cmdline;
+  std::string firmware;               // a ROM for QEMU's -bios (qboot), or "" for libvirt's SeaBIOS
   std::string root_disk;              // qcow2 overlay (vda)
   std::string scratch_disk;           // fileio's disk (vdb)
   std::string scratch_format = "raw"; // raw | qcow2

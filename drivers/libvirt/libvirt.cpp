@@ -6,6 +6,7 @@
 #include "drivers/libvirt/storage.hpp"
 #include "drivers/vm/accel.hpp"
 #include "drivers/vm/agent.hpp"
+#include "drivers/vm/boot_timeline.hpp"
 #include "drivers/vm/disks.hpp"
 #include "drivers/vm/guest_ops.hpp"
 #include "drivers/vm/guest_platform.hpp"
@@ -603,7 +604,11 @@ private:
     auto overlay = dir / "root-overlay.qcow2";
     co_await vm::create_overlay(m_image.base_qcow2, overlay);
     auto scratch = co_await vm::create_scratch_disk(dir, m_options.scratch_bytes, m_vm.scratch_format);
-    spec.kernel = m_image.vmlinuz.string();
+    // As the qemu platform boots: the uncompressed kernel through PVH, and qboot (Debian's
+    // qemu-system-data) for firmware, which only loads the kernel.
+    spec.kernel = (m_image.vmlinux.empty() ? m_image.vmlinuz : m_image.vmlinux).string();
+    if (fs::exists(vm::k_qboot_rom))
+      spec.firmware = vm::k_qboot_rom;
     spec.initrd = m_image.initrd.string();
     spec.root_disk = overlay.string();
     spec.scratch_disk = scratch.string();

@@ -37,7 +37,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto k_qmp_timeout = std::chrono::seconds(10);
 constexpr std::size_t k_max_events_described = 200;
-constexpr const char* k_qboot = "/usr/share/qemu/qboot.rom";
 // How long QMP gets to answer query-status after an agent or QMP call timed out.
 constexpr auto k_liveness_timeout = std::chrono::seconds(2);
 
@@ -84,7 +83,7 @@ public:
     } else {
       m_image = m_options.host->guest_image(m_options.data_dir);
       decision = vm::choose_accel_for_host(m_vm.accel);
-      qboot = fs::exists(k_qboot);
+      qboot = fs::exists(vm::k_qboot_rom);
     }
     if (decision.accel.empty())
       throw UsageError(decision.reason);
@@ -136,7 +135,7 @@ public:
     // qboot (Debian's qemu-system-data) instead of SeaBIOS on q35: it only loads the kernel
     // (microvm uses it by default).
     if (command.machine == "q35" && qboot)
-      command.firmware = k_qboot;
+      command.firmware = vm::k_qboot_rom;
     command.cpu_model = m_cpu_model;
     command.vcpus = m_vm.vcpus;
     command.memory_bytes = m_vm.memory_bytes;

@@ -12,6 +12,10 @@
 
 namespace virtbench::vm {
 
+// qboot, Debian's qemu-system-data firmware that only loads the kernel: both the qemu and
+// the libvirt platform boot q35 with it when it is there (SeaBIOS takes longer under TCG).
+inline constexpr const char* k_qboot_rom = "/usr/share/qemu/qboot.rom";
+
 struct BootStep {
   std::string step;   // "init started", "root mounted", "agent started" ...
   double uptime_s = 0; // the guest's /proc/uptime when it printed the step
