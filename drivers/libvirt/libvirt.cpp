@@ -341,6 +341,8 @@ public:
     }
     m_boot_to_ready_s = std::chrono::duration<double>(Clock::now() - m_started_at).count();
     log(fmt::format("libvirt: guest agent answered {:.2f} s after virDomainCreateXML", m_boot_to_ready_s));
+    if (m_console_host.empty()) // a remote domain's console stays in its pool until the end
+      co_await record_boot_timeline(m_started_at);
 
     co_await prepare_guest_scratch(); // the scratch disk, mounted where fileio's files go
     m_booted = true;

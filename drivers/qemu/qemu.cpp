@@ -231,7 +231,8 @@ public:
     }
     m_boot_to_ready_s = std::chrono::duration<double>(Clock::now() - m_started_at).count();
     log(fmt::format("qemu: guest agent answered {:.2f} s after QEMU started", m_boot_to_ready_s));
-    co_await record_boot_timeline();
+    co_await fetch_console(); // a remote QEMU's, for the boot timeline
+    co_await record_boot_timeline(m_started_at);
 
     co_await prepare_guest_scratch(); // the scratch disk, mounted where fileio's files go
     m_booted = true;
@@ -348,8 +349,6 @@ private:
       d["kernel_cmdline"] = m_kernel_cmdline;
     if (m_remote)
       d["host"] = m_options.host->location(); // QEMU ran there
-    if (!m_boot_timeline.empty())
-      d["boot_timeline"] = m_boot_timeline;
     if (m_qmp) {
       json::array events;
       auto& all = m_qmp->events();
@@ -429,35 +428,6 @@ private:
     if (!problems.empty())
       done += " (" + problems + ")";
     co_return done;
-  }
-
-  // The guest's boot steps from its console, placed on QEMU's clock by the guest's uptime
-  // read right after the agent's first answer. Best effort: a boot is not failed for it.
-  awaitable<void> record_boot_timeline() {
-    std::optional<double> kernel_started_s;
-    try {
-      auto before = Clock::now();
-      std::string path = "/proc/uptime";
-      auto uptime = vm::parse_proc_uptime(co_await m_agent->read_file(path));
-      auto middle = before + (Clock::now() - before) / 2;
-      if (uptime)
-        kernel_started_s = std::chrono::duration<double>(middle - m_started_at).count() - *uptime;
-    } catch (...) {
-      auto failure = std::current_exception();
-      if (is_cancellation(failure))
-        throw;
-      log("qemu: could not read the guest's /proc/uptime for the boot timeline: " + what_of(failure));
-    }
-    std::vector<vm::BootStep> steps;
-    co_await fetch_console();
-    try {
-      steps = vm::parse_boot_timeline(virtbench::read_file(m_console_log));
-    } catch (const std::exception&) {
-    }
-    if (steps.empty())
-      log("qemu: no boot steps (\"virtbench-init: STEP (uptime N.NNs)\") on the console " + m_console_log +
-          "; rebuild the image with `virtbench image build`");
-    m_boot_timeline = vm::boot_timeline_json(steps, kernel_started_s, m_boot_to_ready_s);
   }
 
   // --- QEMU on a remote host (--host): everything through m_options.host ---
@@ -637,7 +607,6 @@ private:
   std::optional<vm::UnixAgentTransport> m_transport; // m_agent (GuestPlatform's) uses it
   Clock::time_point m_started_at;
   std::string m_kernel_cmdline;
-  json::array m_boot_timeline; // describe()'s boot_timeline, set once the agent answered
   std::string m_qemu_version, m_qemu_package;
   json::value m_kvm;
   bool m_booted = false, m_frozen = false, m_stopped = false;

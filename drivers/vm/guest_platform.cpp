@@ -1,5 +1,6 @@
 #include "drivers/vm/guest_platform.hpp"
 
+#include "drivers/vm/boot_timeline.hpp"
 #include "drivers/vm/disks.hpp"
 #include "drivers/vm/guest_ops.hpp"
 #include "util/error.hpp"
@@ -53,6 +54,32 @@ GuestPlatform::GuestPlatform(PlatformOptions options)
     : m_options(std::move(options)), m_vm(vm_config(m_options.values)) {
   m_cache_mode = m_vm.cache_mode;
   m_aio = aio_for_cache_mode(m_cache_mode);
+}
+
+awaitable<void> GuestPlatform::record_boot_timeline(std::chrono::steady_clock::time_point started_at) {
+  std::optional<double> kernel_started_s;
+  try {
+    auto before = std::chrono::steady_clock::now();
+    std::string path = "/proc/uptime";
+    auto uptime = parse_proc_uptime(co_await agent().read_file(path));
+    auto middle = before + (std::chrono::steady_clock::now() - before) / 2;
+    if (uptime)
+      kernel_started_s = std::chrono::duration<double>(middle - started_at).count() - *uptime;
+  } catch (...) {
+    auto failure = std::current_exception();
+    if (is_cancellation(failure))
+      throw;
+    log(name() + ": could not read the guest's /proc/uptime for the boot timeline: " + what_of(failure));
+  }
+  std::vector<BootStep> steps;
+  try {
+    steps = parse_boot_timeline(virtbench::read_file(m_console_log));
+  } catch (const std::exception&) {
+  }
+  if (steps.empty())
+    log(name() + ": no boot steps (\"virtbench-init: STEP (uptime N.NNs)\") on the console " + m_console_log +
+        "; rebuild the image with `virtbench image build`");
+  m_boot_timeline = boot_timeline_json(steps, kernel_started_s, m_boot_to_ready_s);
 }
 
 awaitable<void> GuestPlatform::prepare_guest_scratch() {
@@ -185,6 +212,8 @@ json::object GuestPlatform::describe() const {
                  {"fileio_storage", "virtio scratch disk (" + m_vm.scratch_format + ", ext4)"}};
   if (!m_guest_sysbench_version.empty())
     d["sysbench_version"] = m_guest_sysbench_version;
+  if (!m_boot_timeline.empty())
+    d["boot_timeline"] = m_boot_timeline;
   describe_platform(d);
   return d;
 }

@@ -9,8 +9,10 @@
 #include "drivers/vm/vm_options.hpp"
 #include "platform.hpp"
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include <chrono>
 #include <exception>
 #include <filesystem>
 #include <optional>
@@ -73,6 +75,12 @@ protected:
   // the guest's sysbench version read (m_guest_sysbench_version); failures via rethrow().
   awaitable<void> prepare_guest_scratch();
 
+  // Once the agent answered: the guest's boot steps from the console log on this host,
+  // placed on the VM's clock (started_at: QEMU's start or virDomainCreateXML) by the
+  // guest's uptime read now; describe()'s boot_timeline. Best effort: a boot is not
+  // failed for it.
+  awaitable<void> record_boot_timeline(std::chrono::steady_clock::time_point started_at);
+
   // The agent, once start() made it; throws Error before.
   GuestAgent& agent();
   void log(const std::string& line) const;
@@ -87,6 +95,7 @@ protected:
   std::string m_console_host;                    // set when that path is on another host
   std::optional<GuestAgent> m_agent;             // set by start(), over the subclass's transport
   double m_boot_to_ready_s = 0;
+  boost::json::array m_boot_timeline;            // set by record_boot_timeline()
   std::string m_guest_sysbench_version;
   bool m_host_cache_reachable = true;            // false for a remote host: no host drop
   std::filesystem::path m_host_scratch_disk;     // the scratch disk's file on this host, if any

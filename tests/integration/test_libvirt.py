@@ -116,6 +116,14 @@ class LibvirtPlatform(unittest.TestCase):
                     "cache_mode", "vcpus", "memory_bytes", "aio"):
             self.assertTrue(lv[key], key)
         self.assertGreater(lv["boot_to_ready_s"], 0.5)
+        # The boot timeline from the console, as the qemu platform records it, on libvirt's clock.
+        timeline = lv.get("boot_timeline") or []
+        steps = [s["step"] for s in timeline]
+        self.assertEqual((steps[:1], steps[-2:]), (["kernel started"], ["agent started", "agent answered"]), timeline)
+        self.assertIn("init started", steps)
+        self.assertAlmostEqual(timeline[-1]["since_qemu_start_s"], lv["boot_to_ready_s"], delta=0.01)
+        self.assertIn("-bios /usr/share/qemu/qboot.rom", lv["qemu_command"])  # as the qemu platform boots q35
+        self.assertNotIn("pcie-root-port", lv["qemu_command"])
         self.assertIn("qemu-system-x86_64", lv["qemu_command"])
         self.assertNotIn("-netdev", lv["qemu_command"])
         for platform in ("native", "libvirt"):
