@@ -1,4 +1,4 @@
-"""A whole native run on a remote host (--host ssh://root@127.0.0.1:PORT) through a real sshd
+"""Runs on a remote host (--host ssh://root@127.0.0.1:PORT, and libvirt's own qemu+ssh://) through a real sshd
 this test starts on loopback with its own host key, authorized key and configs: results
 that describe the remote host, hostile arguments arriving verbatim, Ctrl-C, the connection
 dropping mid-run, and one clear line with the right exit code for each bad input. Nothing
@@ -167,6 +167,11 @@ class Remote(unittest.TestCase):
     def virtbench(self, *args, config=None, check=None, **kw):
         return vbtest.run("--data-dir", self.data, *args, "--ssh-config", config or self.config, check=check,
                           env=self.env, timeout=120, **kw)
+
+    def sshd_logins(self):
+        self.sshd_log.flush()
+        with open(os.path.join(self.dir, "sshd.log")) as f:
+            return f.read().count("Accepted publickey for root")
 
     def assert_nothing_left(self):
         # This side: no master (process or socket), no runtime directory.
@@ -462,6 +467,31 @@ class Remote(unittest.TestCase):
             self.assertEqual([v for v in virsh_pool_volumes() if v.startswith(libvirt["domain_name"])], [])
             # ... and here: no forwarded socket (the runtime directory is gone with its sockets), no master.
             self.assert_nothing_left()
+
+            # The same pool through libvirt's own SSH transport (qemu+ssh://, no --host): libvirt runs
+            # ssh (here a wrapper giving it the test's config: key and known_hosts, checked) and
+            # virt-ssh-helper there; the domain is remote to virtbench, so it boots from the pool.
+            wrapper = os.path.join(self.tmp, "ssh-with-config")
+            with open(wrapper, "w") as f:
+                f.write(f'#!/bin/sh\nexec ssh -F {self.config} "$@"\n')
+            os.chmod(wrapper, 0o755)
+            uri = f"qemu+ssh://root@127.0.0.1:{self.port}/system?command={wrapper}&no_tty=1"
+            out = os.path.join(self.tmp, "out-qemu-ssh")
+            logins_before = self.sshd_logins()
+            p = vbtest.run("--data-dir", data, "run", "--suite", suite, "--platform", "libvirt", "--libvirt-uri", uri,
+                           "--out", out, "--vcpus", "1", "--memory", "512", "--accel", "tcg", env=self.env, timeout=600)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            r = vbtest.load(out)
+            libvirt = r["platforms"][0]
+            self.assertEqual(libvirt["storage"], "pool virtbench")
+            self.assertEqual(libvirt["uri"], uri)
+            [run] = r["runs"]
+            self.assertEqual(run["exit_code"], 0, run)
+            self.assertGreater(run["metrics"]["events_per_sec"], 0)
+            self.assertNotIn(libvirt["domain_name"], virsh_domains())
+            self.assertEqual([v for v in virsh_pool_volumes() if v.startswith(libvirt["domain_name"])], [])
+            self.assertGreater(self.sshd_logins(), logins_before, "libvirt's connection did not log in through the test sshd")
+            vbtest.wait_for(lambda: not vbtest.pgrep("ssh -F " + self.config), 10, "libvirt's ssh to end")
         finally:
             engine.stop()
             shutil.rmtree(engine.dir, ignore_errors=True)
