@@ -64,7 +64,7 @@ struct ImageArgs {
   std::string recipe; // --recipe; empty: default_recipe_dir()
   bool json = false;
   std::string host, ssh_config; // doctor --host, --ssh-config; image push --host, --ssh-config
-  std::string remote_data_dir;  // image push --remote-data-dir
+  std::string remote_data_dir;  // image push and doctor --remote-data-dir
   bool pool = false;            // image push --host --pool: the remote libvirt pool too
 };
 
@@ -224,10 +224,14 @@ int image_list(const ImageArgs& a, const GlobalOptions& g) {
   return 0;
 }
 
-int doctor(bool json, const std::string& host, const std::string& ssh_config, const GlobalOptions& g) {
-  if (host.empty() && !ssh_config.empty())
-    throw UsageError("--ssh-config is the ssh configuration for --host; give --host ssh://user@host too");
-  auto checks = host.empty() ? run_doctor(data_dir_of(g)) : run_remote_doctor(host, ssh_config);
+int doctor(const ImageArgs& a, const GlobalOptions& g) {
+  if (a.host.empty() && (!a.ssh_config.empty() || !a.remote_data_dir.empty()))
+    throw UsageError("--ssh-config and --remote-data-dir are for doctor --host; give --host ssh://user@host too");
+  if (!a.remote_data_dir.empty() && a.remote_data_dir.front() != '/')
+    throw UsageError("--remote-data-dir " + a.remote_data_dir + ": give an absolute path on the remote host");
+  bool json = a.json;
+  auto checks = a.host.empty() ? run_doctor(data_dir_of(g))
+                               : run_remote_doctor(a.host, a.ssh_config, data_dir_of(g), a.remote_data_dir);
   if (json) {
     std::cout << pretty_json(doctor_to_json(checks)) << std::endl;
   } else {
@@ -271,8 +275,12 @@ std::vector<Command> add_image_commands(CLI::App& app, GlobalOptions& global) {
                                           "and say how to fix what does not; exit 1 when something needed fails");
   doc->add_flag("--json", args->json, "Print the checks as JSON");
   add_host_options(doc, args->host, args->ssh_config, "Check this remote host instead (what `run --host` needs there)");
+  doc->add_option("--remote-data-dir", args->remote_data_dir,
+                  "With --host: the data directory there whose guest image to check (default: /var/lib/virtbench as "
+                  "root, else ~/.local/share/virtbench)")
+      ->type_name("DIR");
   return {
-      {doc, [args, &global] { return doctor(args->json, args->host, args->ssh_config, global); }},
+      {doc, [args, &global] { return doctor(*args, global); }},
       {build, [args, &global] { return image_build(*args, global); }},
       {push, [args, &global] { return image_push(*args, global); }},
       {list, [args, &global] { return image_list(*args, global); }},

@@ -82,7 +82,8 @@ std::vector<Check> run_doctor(const fs::path& data_dir) {
   return checks;
 }
 
-std::vector<Check> run_remote_doctor(const std::string& host_url, const std::string& ssh_config) {
+std::vector<Check> run_remote_doctor(const std::string& host_url, const std::string& ssh_config,
+                                     const std::filesystem::path& data_dir, const std::string& remote_data_dir) {
   std::vector<Check> checks;
   SshSettings settings{parse_ssh_url(host_url), ssh_config}; // UsageError: exit 2
   auto url = settings.target.url();
@@ -97,6 +98,8 @@ std::vector<Check> run_remote_doctor(const std::string& host_url, const std::str
     return checks;
   }
   RemoteHost remote(ssh, local_host(), "doctor", "");
+  if (!remote_data_dir.empty())
+    remote.set_data_dir(remote_data_dir);
   auto run = [&](std::vector<std::string> argv) {
     ExecRequest request{std::move(argv), "", std::chrono::seconds(30)};
     return run_sync(remote.exec(std::move(request)));
@@ -153,6 +156,12 @@ std::vector<Check> run_remote_doctor(const std::string& host_url, const std::str
   } catch (const std::exception& e) {
     checks.push_back({"remote free disk", "fail", e.what(), "check that df works there"});
   }
+  // The platforms' rows (optional ones: a missing QEMU or engine is a warning).
+  DriverContext ctx{data_dir, &remote, {}, runtime.path()};
+  for (auto* d : drivers())
+    if (d->doctor_on_host)
+      for (auto& c : d->doctor_on_host(ctx))
+        checks.push_back(std::move(c));
   return checks;
 }
 

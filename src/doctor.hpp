@@ -15,8 +15,12 @@ namespace virtbench {
 std::vector<Check> run_doctor(const std::filesystem::path& data_dir);
 
 // Checks a remote host over SSH (`doctor --host`): logging in (reachable, host key, key
-// accepted), its /proc, sysbench and its version, drop_caches, free space in /var/tmp.
-std::vector<Check> run_remote_doctor(const std::string& host_url, const std::string& ssh_config);
+// accepted), its /proc, sysbench and its version, drop_caches, free space in /var/tmp, then
+// each driver's doctor_on_host rows (QEMU and the guest image in `remote_data_dir`, or the
+// remote user's default; the engine and libvirtd through forwarded sockets). `data_dir`:
+// this host's, whose image the remote one must match.
+std::vector<Check> run_remote_doctor(const std::string& host_url, const std::string& ssh_config,
+                                     const std::filesystem::path& data_dir, const std::string& remote_data_dir);
 
 boost::json::object doctor_to_json(const std::vector<Check>& checks);
 

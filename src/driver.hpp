@@ -66,6 +66,9 @@ struct Driver {
   std::function<std::unique_ptr<Platform>(const PlatformOptions&)> make_platform;
   // doctor's rows for this driver; never throws (a failure is a "fail" row).
   std::function<std::vector<Check>(const DriverContext&)> doctor;
+  // `doctor --host`'s rows for this driver: ctx.host is the remote host (its commands run
+  // there over the SSH connection); never throws. Empty: the driver has none.
+  std::function<std::vector<Check>(const DriverContext&)> doctor_on_host;
   std::vector<DriverCommand> commands;
   // Keys of its results.json platform facts that change performance: compare refuses
   // runs that differ in them (unless --allow-mismatch).

@@ -1136,6 +1136,7 @@ private:
       auto drop_from = std::chrono::steady_clock::now();
       if (exp.workload == Workload::fileio && m_config.drop_caches) {
         auto drop_list = co_await p.drop_caches();
+        trace("drop caches", drop_from);
         auto resident_kib = co_await data_set_resident_kib(p, exp);
         outcome.drops = verify_drops(drop_list, resident_kib, p.has_guest_view(), exp.fileio_bytes());
         for (auto& w : outcome.drops->warnings)

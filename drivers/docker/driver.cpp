@@ -75,6 +75,8 @@ const Driver& driver() {
       .options = options(),
       .make_platform = make_platform,
       .doctor = [](const DriverContext&) { return std::vector<Check>{doctor_check()}; },
+      .doctor_on_host =
+          [](const DriverContext& ctx) { return std::vector<Check>{doctor_check_on_host(*ctx.host, ctx.runtime_dir)}; },
       .commands = {},
       .fingerprint_keys = {"vcpus", "memory_bytes", "nano_cpus", "storage_driver", "cgroup_version", "cgroup_driver",
                            "docker_storage", "engine_version", "sysbench_sha256"},

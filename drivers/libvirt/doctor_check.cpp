@@ -11,9 +11,10 @@
 
 namespace virtbench::libvirt {
 
-Check doctor_check(const std::string& uri) {
+Check doctor_check(const std::string& uri, const std::string& on_host) {
   Check r;
-  r.name = "libvirt";
+  r.name = on_host.empty() ? "libvirt" : "remote libvirt";
+  bool local = on_host.empty() && is_local_uri(uri); // a forwarded socket's URI looks local
   try {
     auto conn = open_connection(uri);
     unsigned long lib = 0, hv = 0;
@@ -30,17 +31,18 @@ Check doctor_check(const std::string& uri) {
     std::free(caps);
     std::optional<bool> host_kvm;
     std::string host_reason;
-    if (is_local_uri(uri)) {
+    if (local) {
       auto d = vm::choose_accel_for_host("auto");
       host_kvm = d.kvm_usable;
       host_reason = d.reason;
     }
     auto decision = decide_domain_type("auto", kvm_offered, host_kvm, host_reason);
     r.status = "ok";
-    r.detail = fmt::format("{} answers on {} (libvirt {}.{}.{}, {} {}.{}.{}); domain type {} ({})", uri, host,
+    r.detail = fmt::format("{} answers on {} (libvirt {}.{}.{}, {} {}.{}.{}); domain type {} ({})",
+                           on_host.empty() ? uri : "libvirtd (forwarded over SSH)", host,
                            lib / 1000000, lib / 1000 % 1000, lib % 1000, type ? type : "?", hv / 1000000,
                            hv / 1000 % 1000, hv % 1000, decision.domain_type, decision.reason);
-    if (is_local_uri(uri)) {
+    if (local) {
       auto facts = local_kvm_device_facts(kvm_offered);
       if (auto problem = capabilities_cache_problem(facts); !problem.empty()) {
         r.status = "warn";

@@ -68,6 +68,26 @@ DriverCommand image_push() {
   return c;
 }
 
+// `doctor --host`: the system libvirtd there, through its socket forwarded as a run's is.
+std::vector<Check> doctor_on_host(const DriverContext& ctx) {
+  auto where = ctx.host->location();
+  std::string forward, remote_socket;
+  Check row;
+  try {
+    remote_socket = run_sync(find_libvirtd_socket(*ctx.host));
+    forward = (ctx.runtime_dir / "libvirtd.sock").string();
+    run_sync(ctx.host->forward_socket(forward, remote_socket));
+    row = doctor_check(forwarded_libvirt_uri(forward), where);
+    row.detail += " (" + remote_socket + ")";
+  } catch (const std::exception& e) {
+    forward.clear(); // nothing forwarded
+    row = {"remote libvirt", "warn", e.what(), "needed for --platform libvirt with --host"};
+  }
+  if (!forward.empty())
+    ctx.host->cancel_forward(forward, remote_socket);
+  return {row};
+}
+
 } // namespace
 
 const Driver& driver() {
@@ -77,6 +97,7 @@ const Driver& driver() {
       .options = options(),
       .make_platform = make_platform,
       .doctor = [](const DriverContext&) { return std::vector<Check>{doctor_check(k_default_uri)}; },
+      .doctor_on_host = doctor_on_host,
       .commands = {image_push()},
       .fingerprint_keys = {"accel", "domain_type", "machine", "cpu_model", "cache_mode", "aio", "scratch_format",
                            "vcpus", "memory_bytes", "hypervisor_version", "sysbench_sha256", "image_digest",

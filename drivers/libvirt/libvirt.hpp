@@ -15,8 +15,9 @@ std::unique_ptr<Platform> make_platform(const PlatformOptions& options);
 
 // `virtbench doctor`'s "libvirt" row: whether libvirtd answers at `uri` (status ok or warn),
 // libvirt and hypervisor versions, host, and the domain type and accelerator it would use.
-// Never throws.
-Check doctor_check(const std::string& uri);
+// `on_host`: the --host whose libvirtd `uri` reaches through a forwarded socket ("remote
+// libvirt" row; this host's KVM facts do not apply). Never throws.
+Check doctor_check(const std::string& uri, const std::string& on_host = {});
 
 // The system libvirtd's socket on a --host (virtqemud's, else libvirtd's, as libvirt's own
 // client picks), found through host.exec; throws Error when neither is there.

@@ -32,6 +32,7 @@ const Driver& driver() {
                                           "sysbench", "PATH")},
       .make_platform = make_platform,
       .doctor = doctor,
+      .doctor_on_host = {}, // doctor --host checks sysbench there itself
       .commands = {},
       .fingerprint_keys = {"sysbench_sha256"},
       .methodology = {"nothing (a native step runs while the others are frozen)", "the host",

@@ -1,11 +1,16 @@
 // The qemu driver's registry entry.
 #include "drivers/vm/accel.hpp"
 #include "drivers/qemu/qemu.hpp"
+#include "drivers/qemu/remote_qemu.hpp"
 #include "drivers/vm/vm_options.hpp"
 
 #include "driver.hpp"
+#include "platform.hpp" // HostServices
 #include "util/process.hpp"
 
+#include <fmt/format.h>
+
+#include <chrono>
 #include <filesystem>
 
 namespace virtbench::qemu {
@@ -37,6 +42,47 @@ std::vector<Check> doctor(const DriverContext&) {
   return checks;
 }
 
+// What `run --host URL --platform qemu` needs there: QEMU and the tools that make its disks,
+// the accelerator it would get, and the guest image `image push --host` copies.
+std::vector<Check> doctor_on_host(const DriverContext& ctx) {
+  std::vector<Check> checks;
+  auto where = ctx.host->location();
+  try {
+    ExecRequest probe{{"sh", "-c", k_remote_probe_script}, "", std::chrono::seconds(30)};
+    auto facts = parse_remote_probe(run_sync(ctx.host->exec(std::move(probe))).out);
+    if (!facts.missing.empty()) {
+      std::string tools;
+      for (auto& t : facts.missing)
+        tools += (tools.empty() ? "" : ", ") + t;
+      checks.push_back({"remote qemu", "warn", "not installed on " + where + ": " + tools,
+                        "for --platform qemu there: apt-get install qemu-system-x86 qemu-utils e2fsprogs"});
+    } else {
+      ExecRequest version{{"qemu-system-x86_64", "--version"}, "", std::chrono::seconds(30)};
+      auto out = run_sync(ctx.host->exec(std::move(version))).out;
+      vm::AccelFacts accel_facts;
+      accel_facts.cpuinfo = facts.cpuinfo;
+      accel_facts.dev_kvm_exists = facts.dev_kvm;
+      accel_facts.kvm_pvm_loaded = facts.kvm_pvm;
+      auto accel = vm::choose_accel("auto", accel_facts);
+      checks.push_back({"remote qemu", "ok",
+                        fmt::format("{}; --accel auto will use {} there ({})", out.substr(0, out.find('\n')), accel.accel,
+                                    accel.reason),
+                        ""});
+    }
+  } catch (const std::exception& e) {
+    checks.push_back({"remote qemu", "fail", e.what(), "check the connection"});
+  }
+  try {
+    auto image = ctx.host->host_guest_image(ctx.data_dir);
+    checks.push_back({"remote image", "ok",
+                      fmt::format("guest image recipe {} in {}", image.recipe_hash.substr(0, 12), image.dir.string()), ""});
+  } catch (const std::exception& e) {
+    // The message names the push command.
+    checks.push_back({"remote image", "warn", e.what(), "needed for --platform qemu with --host"});
+  }
+  return checks;
+}
+
 std::vector<OptionSpec> options() {
   auto all = vm::vm_options();
   all.push_back(OptionSpec::choice_option(
@@ -55,6 +101,7 @@ const Driver& driver() {
       .options = options(),
       .make_platform = make_platform,
       .doctor = doctor,
+      .doctor_on_host = doctor_on_host,
       .commands = {},
       .fingerprint_keys = {"accel", "machine", "cpu_model", "cache_mode", "aio", "scratch_format", "vcpus",
                            "memory_bytes", "qemu_version", "sysbench_sha256", "image_digest", "guest_kernel"},

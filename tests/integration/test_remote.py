@@ -512,9 +512,24 @@ class Remote(unittest.TestCase):
     def test_doctor_checks_the_remote_host(self):
         p = self.virtbench("doctor", "--host", self.url)
         self.assertIn("logged in to " + self.url, p.stdout)
-        for row in ("remote host", "remote /proc", "remote sysbench", "remote drop caches", "remote free disk"):
+        for row in ("remote host", "remote /proc", "remote sysbench", "remote drop caches", "remote free disk",
+                    "remote qemu", "remote image", "remote libvirt"):
             self.assertRegex(p.stdout, rf"(?m)^ok +{row} ", p.stdout)
+        self.assertRegex(p.stdout, r"(?m)^ok +remote qemu +QEMU emulator version .*; --accel auto will use (tcg|kvm) there")
+        self.assertRegex(p.stdout, r"(?m)^ok +remote image +guest image recipe [0-9a-f]{12} in /var/lib/virtbench/image$")
+        self.assertRegex(p.stdout, r"(?m)^ok +remote libvirt +libvirtd \(forwarded over SSH\) answers on ")
+        # The engine socket there: this host has none at /var/run/docker.sock while the tests run
+        # (they start their own engines); either way the row is there and not a failure.
+        self.assertRegex(p.stdout, r"(?m)^(ok|WARN) +remote docker ")
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        # An image missing there is a warning naming the push command (doctor still exits 0).
+        p = self.virtbench("doctor", "--host", self.url, "--remote-data-dir", "/nonexistent")
+        self.assertRegex(p.stdout, r"(?m)^WARN +remote image +the guest image is not on .*"
+                                   r"image push --host ssh://root@127\.0\.0\.1:\d+ --remote-data-dir /nonexistent")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        p = self.virtbench("doctor", "--host", self.url, "--remote-data-dir", "rel")
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("--remote-data-dir rel: give an absolute path on the remote host", p.stderr)
         p = self.virtbench("doctor", "--host", self.url, config=self.config_refused)
         self.assertEqual(p.returncode, 1)
         self.assertIn("FAIL  ssh", p.stdout)
