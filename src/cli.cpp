@@ -256,8 +256,7 @@ RunConfig make_run_config(const RunArgs& a, const GlobalOptions& g, const fs::pa
 
   if (!a.host.empty()) {
     parse_ssh_url(a.host); // UsageError for a bad one, before anything starts
-    if (!a.remote_data_dir.empty() && a.remote_data_dir.front() != '/')
-      throw UsageError("--remote-data-dir " + a.remote_data_dir + ": give an absolute path on the remote host");
+    check_remote_data_dir(a.remote_data_dir);
   } else if (!a.ssh_config.empty() || !a.remote_data_dir.empty()) {
     throw UsageError("--ssh-config and --remote-data-dir are for --host; give --host ssh://user@host too");
   }
@@ -590,6 +589,11 @@ void add_host_options(CLI::App* app, std::string& host, std::string& ssh_config,
   app->add_option("--ssh-config", ssh_config, "With --host: the ssh configuration file to use (ssh -F; default: "
                                               "your own ~/.ssh/config)")
       ->type_name("FILE");
+}
+
+void check_remote_data_dir(const std::string& dir) {
+  if (!dir.empty() && dir.front() != '/')
+    throw UsageError("--remote-data-dir " + dir + ": give an absolute path on the remote host");
 }
 
 std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global) {

@@ -148,8 +148,7 @@ int image_push(const ImageArgs& a, const GlobalOptions& g) {
     throw UsageError("image push: give --host ssh://user@host[:port], the host to copy the guest image to");
   }
   SshSettings settings{parse_ssh_url(a.host), a.ssh_config};
-  if (!a.remote_data_dir.empty() && a.remote_data_dir.front() != '/')
-    throw UsageError("--remote-data-dir " + a.remote_data_dir + ": give an absolute path on the remote host");
+  check_remote_data_dir(a.remote_data_dir);
   auto image = load_guest_image(data_dir_of(g));
   TempDir runtime(runtime_parent_dir(), "run-"); // the master's socket
   runtime.record_owner();
@@ -227,12 +226,10 @@ int image_list(const ImageArgs& a, const GlobalOptions& g) {
 int doctor(const ImageArgs& a, const GlobalOptions& g) {
   if (a.host.empty() && (!a.ssh_config.empty() || !a.remote_data_dir.empty()))
     throw UsageError("--ssh-config and --remote-data-dir are for doctor --host; give --host ssh://user@host too");
-  if (!a.remote_data_dir.empty() && a.remote_data_dir.front() != '/')
-    throw UsageError("--remote-data-dir " + a.remote_data_dir + ": give an absolute path on the remote host");
-  bool json = a.json;
+  check_remote_data_dir(a.remote_data_dir);
   auto checks = a.host.empty() ? run_doctor(data_dir_of(g))
                                : run_remote_doctor(a.host, a.ssh_config, data_dir_of(g), a.remote_data_dir);
-  if (json) {
+  if (a.json) {
     std::cout << pretty_json(doctor_to_json(checks)) << std::endl;
   } else {
     for (auto& c : checks) {

@@ -30,6 +30,10 @@ struct Command {
 // --host ssh://... and --ssh-config, bound to `host` and `ssh_config` (src/cli.cpp).
 void add_host_options(CLI::App* app, std::string& host, std::string& ssh_config, const std::string& help);
 
+// --remote-data-dir DIR's check (src/cli.cpp): empty (the remote default) or an absolute
+// path on the remote host; UsageError otherwise.
+void check_remote_data_dir(const std::string& dir);
+
 // run, calibrate, exec, suites (src/cli.cpp)
 std::vector<Command> add_run_commands(CLI::App& app, GlobalOptions& global);
 // image build, image list (src/cli_image.cpp)

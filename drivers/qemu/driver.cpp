@@ -51,11 +51,8 @@ std::vector<Check> doctor_on_host(const DriverContext& ctx) {
     ExecRequest probe{{"sh", "-c", k_remote_probe_script}, "", std::chrono::seconds(30)};
     auto facts = parse_remote_probe(run_sync(ctx.host->exec(std::move(probe))).out);
     if (!facts.missing.empty()) {
-      std::string tools;
-      for (auto& t : facts.missing)
-        tools += (tools.empty() ? "" : ", ") + t;
-      checks.push_back({"remote qemu", "warn", "not installed on " + where + ": " + tools,
-                        "for --platform qemu there: apt-get install qemu-system-x86 qemu-utils e2fsprogs"});
+      checks.push_back({"remote qemu", "warn", "not installed on " + where + ": " + missing_tools_text(facts),
+                        std::string("for --platform qemu there: apt-get install ") + k_remote_qemu_packages});
     } else {
       ExecRequest version{{"qemu-system-x86_64", "--version"}, "", std::chrono::seconds(30)};
       auto out = run_sync(ctx.host->exec(std::move(version))).out;

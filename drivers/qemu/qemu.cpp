@@ -450,12 +450,8 @@ private:
     auto r = co_await remote_checked(argv, std::chrono::seconds(30));
     auto facts = parse_remote_probe(r.out);
     if (!facts.missing.empty()) {
-      std::string tools;
-      for (auto& t : facts.missing)
-        tools += (tools.empty() ? "" : ", ") + t;
-      throw Error(fmt::format("qemu on {}: {} not installed there (not in its PATH); install qemu-system-x86, "
-                              "qemu-utils and e2fsprogs there",
-                              m_options.host->location(), tools));
+      throw Error(fmt::format("qemu on {}: {} not installed there (not in its PATH); install {} there",
+                              m_options.host->location(), missing_tools_text(facts), k_remote_qemu_packages));
     }
     co_return facts;
   }

@@ -32,6 +32,13 @@ RemoteQemuFacts parse_remote_probe(std::string_view text) {
   return facts;
 }
 
+std::string missing_tools_text(const RemoteQemuFacts& facts) {
+  std::string tools;
+  for (auto& t : facts.missing)
+    tools += (tools.empty() ? "" : ", ") + t;
+  return tools;
+}
+
 std::vector<std::string> wait_for_sockets_argv(const std::string& qmp, const std::string& agent) {
   return {"sh", "-c",
           "i=0\nwhile [ ! -S \"$1\" ] || [ ! -S \"$2\" ]; do\n  i=$((i+1))\n  [ \"$i\" -gt 600 ] && exit 1\n"

@@ -21,6 +21,12 @@ struct RemoteQemuFacts {
 };
 RemoteQemuFacts parse_remote_probe(std::string_view text);
 
+// The packages that hold what `facts.missing` lists, for the message that names them:
+// "qemu-img, mke2fs not installed ...; install qemu-system-x86 qemu-utils e2fsprogs".
+inline constexpr const char* k_remote_qemu_packages = "qemu-system-x86 qemu-utils e2fsprogs";
+// The missing tools, comma-separated ("qemu-img, mke2fs").
+std::string missing_tools_text(const RemoteQemuFacts& facts);
+
 // Until the Unix sockets $1 and $2 exist (QEMU made its QMP and agent servers); exit 1 after
 // about 30 s.
 std::vector<std::string> wait_for_sockets_argv(const std::string& qmp, const std::string& agent);
