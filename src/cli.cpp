@@ -747,6 +747,11 @@ std::vector<Command> add_driver_commands(CLI::App& app, GlobalOptions& global) {
 }
 
 int cli_main(int argc, char** argv) {
+  // A reader that goes away (`virtbench run ... 2>&1 | head`) must not end virtbench by
+  // SIGPIPE before it has stopped its VMs, containers and private engine: the write fails
+  // instead (std::cerr then drops what follows) and the run finishes and cleans up. The
+  // children get the default back (util/child.hpp, the private dockerd's fork).
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"virtbench: measures what virtualization costs, running the same sysbench workloads natively, "
                "in a Docker container and in a QEMU virtual machine, and reporting them side by side.\n"};
   app.set_version_flag("--version", std::string(version()));

@@ -11,8 +11,8 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -165,21 +165,56 @@ awaitable<void> PrivateEngine::start(std::chrono::seconds timeout) {
     cenv.push_back(e.data());
   cenv.push_back(nullptr);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, m_options.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0); // its own process group: stop() kills containerd with it
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, cargv[0], &actions, &attr, cargv.data(), cenv.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0)
-    throw Error(fmt::format("start a private docker engine: {}: {}", format_argv(argv), std::strerror(rc)));
+  // fork and exec rather than posix_spawn, for PR_SET_PDEATHSIG: when virtbench dies
+  // without cleaning up (SIGKILL, a crash), the kernel sends the engine SIGTERM, and dockerd
+  // stops its containers and containerd as it shuts down instead of running on until the
+  // next run's sweep. Only async-signal-safe calls between fork and exec; an exec failure
+  // comes back as errno through a close-on-exec pipe.
+  int log_fd = ::open(m_options.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd < 0)
+    throw Error(fmt::format("start a private docker engine: open its log {}: {}", m_options.log_file.string(),
+                            std::strerror(errno)));
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    int e = errno;
+    ::close(log_fd);
+    throw Error(fmt::format("start a private docker engine: pipe: {}", std::strerror(e)));
+  }
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int err = 0;
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (::setpgid(0, 0) != 0 || ::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || null_fd < 0 || ::dup2(null_fd, 0) < 0 ||
+        ::dup2(log_fd, 1) < 0 || ::dup2(log_fd, 2) < 0)
+      err = errno;
+    if (!err && ::getppid() != parent) // virtbench died before prctl: no signal would come
+      ::_exit(1);
+    if (!err) {
+      ::signal(SIGPIPE, SIG_DFL); // virtbench ignores it; the engine must not inherit that
+      ::execve(cargv[0], cargv.data(), cenv.data());
+      err = errno;
+    }
+    [[maybe_unused]] auto n = ::write(report[1], &err, sizeof err);
+    ::_exit(127);
+  }
+  int fork_errno = errno;
+  ::close(report[1]);
+  ::close(log_fd);
+  if (pid < 0) {
+    ::close(report[0]);
+    throw Error(fmt::format("start a private docker engine: fork: {}", std::strerror(fork_errno)));
+  }
+  int exec_errno = 0;
+  ssize_t got = 0;
+  do
+    got = ::read(report[0], &exec_errno, sizeof exec_errno);
+  while (got < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
+    ::waitpid(pid, nullptr, 0);
+    throw Error(fmt::format("start a private docker engine: {}: {}", format_argv(argv), std::strerror(exec_errno)));
+  }
   m_pid = pid;
   if (m_options.log)
     m_options.log(fmt::format("docker: no engine answered; started a private dockerd (pid {}) on unix://{}, "

@@ -305,30 +305,64 @@ class DockerRun(unittest.TestCase):
         self.assertIn("left behind by an earlier virtbench run", p.stderr)
         self.assertEqual(ENGINE.labelled_containers(), [])
 
-    def test_a_killed_run_leaves_nothing_once_the_next_run_starts(self):
+    def test_a_killed_runs_engine_stops_itself_and_the_next_run_cleans_up(self):
         out = os.path.join(self.tmp, "out")
         suite = write_suite(self.tmp, ONE_CPU_LONG, "cpu")
         proc = subprocess.Popen([vbtest.VIRTBENCH, "run", "--suite", suite, "--platform", "docker", "--docker-host",
                                  "private", "--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             vbtest.wait_for(lambda: len(vbtest.runs_in(out)) >= 1, 120, "a finished iteration")
-            proc.kill()  # no cleanup at all: the private dockerd and the container stay behind
+            proc.kill()  # no cleanup by virtbench at all
             _, err = proc.communicate(timeout=30)
         finally:
             if proc.poll() is None:
                 proc.kill()
-        m = re.search(r"started a private dockerd \(pid (\d+)\)", err)
+        m = re.search(r"started a private dockerd \(pid (\d+)\) on unix://(\S+),", err)
         self.assertTrue(m, err)
-        orphan = int(m.group(1))
-        self.assertTrue(os.path.exists(f"/proc/{orphan}"), "expected the killed run's dockerd to outlive it")
+        orphan, sock = int(m.group(1)), m.group(2)
+        # The kernel tells the engine its parent died (PR_SET_PDEATHSIG, SIGTERM): dockerd
+        # stops the container (up to its 15 s shutdown timeout) and containerd, and exits.
+        vbtest.wait_for(lambda: not os.path.exists(f"/proc/{orphan}"), 60,
+                        f"the killed run's private dockerd (pid {orphan}) to stop by itself")
+        self.assertEqual(vbtest.pgrep(re.escape(sock)), [], "processes of the killed run's engine survived it")
         container = vbtest.load(out)["platforms"][0]["container_name"]
 
         p = vbtest.run("run", "--suite", write_suite(self.tmp, ONE_FILEIO, "fio"), "--platform", "docker",
                        "--iterations", "1", "--docker-host", "private", "--out", os.path.join(self.tmp, "out2"), check=0)
-        self.assertIn(f"stopping the private dockerd (pid {orphan}) of a virtbench run that did not stop it", p.stderr)
-        self.assertFalse(os.path.exists(f"/proc/{orphan}"))
+        self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn(f"removed container {container}", p.stderr)
         self.assertIn("left behind by an earlier virtbench run", p.stderr)
+
+    def test_a_reader_that_goes_away_does_not_end_the_run_before_its_cleanup(self):
+        # `virtbench run ... 2>&1 | head -1`: the pipe's reader is gone after one line; a
+        # SIGPIPE would end virtbench with its container and private engine still up.
+        out = os.path.join(self.tmp, "out")
+        suite = write_suite(self.tmp, ONE_FILEIO, "fio")
+        engines_before = set(vbtest.pgrep("^/usr/sbin/dockerd"))
+        runtime_before = set(os.listdir("/run/virtbench")) if os.path.isdir("/run/virtbench") else set()
+        r, w = os.pipe()
+        proc = subprocess.Popen([vbtest.VIRTBENCH, "run", "--suite", suite, "--platform", "docker", "--iterations",
+                                 "1", "--docker-host", "private", "--out", out], stdout=w, stderr=w)
+        os.close(w)
+        first = b""
+        while b"\n" not in first:
+            chunk = os.read(r, 1)
+            if not chunk:
+                break
+            first += chunk
+        os.close(r)  # the reader goes away; virtbench's next writes fail
+        try:
+            rc = proc.wait(timeout=300)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        self.assertTrue(first, "virtbench printed nothing")
+        self.assertEqual(rc, 0, "the run did not finish once its output's reader was gone")
+        d = vbtest.load(out)
+        self.assertEqual(len([x for x in d["runs"] if not x.get("warmup")]), 1)
+        self.assertTrue(d["platforms"][0]["engine_private"])
+        self.assertEqual(set(vbtest.pgrep("^/usr/sbin/dockerd")) - engines_before, set(), "its private dockerd was left")
+        self.assertEqual(set(os.listdir("/run/virtbench")) - runtime_before, set(), "its runtime directory was left")
 
     def test_no_engine_at_the_given_socket_says_how_to_start_one(self):
         out = os.path.join(self.tmp, "out")
