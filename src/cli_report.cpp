@@ -38,6 +38,7 @@ struct CompareArgs {
   double max_regression = 5;
   double alpha = CompareOptions{}.alpha;
   std::string correction = "holm";
+  double headline_weight = CompareOptions{}.headline_weight;
   std::string test = "welch";
   std::string noise = "auto";
   bool no_native_ratio = false;
@@ -152,6 +153,7 @@ int compare_command(const CompareArgs& a, const GlobalOptions& g) {
   options.max_regression_pct = a.max_regression;
   options.alpha = a.alpha;
   options.correction = a.correction == "bh" ? Correction::bh : a.correction == "none" ? Correction::none : Correction::holm;
+  options.headline_weight = a.headline_weight;
   options.test = a.test == "mann-whitney" ? TestKind::mann_whitney : TestKind::welch;
   options.noise = a.noise == "iterations" ? NoiseModel::iterations : NoiseModel::automatic;
   options.native_ratio = !a.no_native_ratio;
@@ -258,22 +260,28 @@ std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global) {
       "(host drift cancels); the spread between runs comes from earlier runs of the same suite, setup and host in "
       "the history (`virtbench calibrate` records some on purpose). Native's absolute figures without such runs "
       "get \"noise unknown\" rather than a verdict from iterations alone, which understate the drift between runs. "
-      "Changes and intervals are on the log scale; \"undecided: run more\" says how many iterations would likely "
-      "decide.");
+      "Changes and intervals are on the log scale; tests are one-sided, towards the way a figure moved, and the CI "
+      "is the 1 − 2·alpha interval (98% at alpha 0.01), each end a one-sided 1 − alpha bound; \"undecided: run "
+      "more\" says how many iterations would likely decide.");
   compare->add_option("DIRS", cargs->dirs, "BASE_DIR CANDIDATE_DIR, or CANDIDATE_DIR with --against")
       ->required()
       ->expected(1, 2);
   compare->add_option("--max-regression", cargs->max_regression, "Smallest change in percent that counts")
       ->check(CLI::Range(0.0, 1000.0))
       ->capture_default_str();
-  compare->add_option("--alpha", cargs->alpha, "Family-wise error rate of the call (with --correction holm), or its false discovery rate (bh)")
+  compare->add_option("--alpha", cargs->alpha, "Family-wise error rate of the call's \"regressed\" verdicts (one-sided tests, --correction holm), or their false discovery rate (bh)")
       ->check(CLI::Range(1e-9, 0.5))
       ->capture_default_str();
   compare->add_option("--correction", cargs->correction, "Multiple-testing correction across the call's performance metrics: holm, bh (Benjamini–Hochberg) or none")
       ->check(CLI::IsMember({"holm", "bh", "none"}))
       ->capture_default_str();
-  compare->add_option("--test", cargs->test, "welch: t-test on the log-scale change with the noise model's variance; mann-whitney: "
-                                             "exact rank test on the iterations, and the t-test too where runs drift")
+  compare->add_option("--headline-weight", cargs->headline_weight,
+                      "Share of the correction's weight the headline metrics (events/s, reads/s) get together; the "
+                      "other performance metrics share the rest (weighted Holm/BH; 1: only headline metrics can regress)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  compare->add_option("--test", cargs->test, "welch: one-sided t-test on the log-scale change with the noise model's variance; "
+                                             "mann-whitney: one-sided exact rank test on the iterations, and the t-test too where runs drift")
       ->check(CLI::IsMember({"welch", "mann-whitney"}))
       ->capture_default_str();
   compare->add_option("--noise", cargs->noise, "auto: history and the native ratio; iterations: the iterations alone, as if runs did not drift (overconfident)")

@@ -26,6 +26,15 @@ double worse_threshold(const MetricDef& def, const CompareOptions& o) {
   return def.higher_is_better ? -std::log1p(-t) : std::log1p(t);
 }
 
+// The shown interval: two-sided 1 − 2·alpha, so that each end is a one-sided 1 − alpha
+// bound, the bound of the one-sided test at alpha in that direction (98% at alpha 0.01).
+double interval_confidence(const CompareOptions& o) { return 1 - 2 * o.alpha; }
+
+// Whether the figure moved the worse way (log change, candidate over base).
+bool moved_worse(const MetricDef& def, double log_change) {
+  return def.higher_is_better ? log_change < 0 : log_change > 0;
+}
+
 } // namespace
 
 std::string decide_verdict(const MetricDef& def, double log_change, double log_low, double log_high,
@@ -105,11 +114,11 @@ namespace {
 
 // Informative metrics (CPU accounting): raw values, Welch's t-test, no family, no drift.
 void compare_informative(MetricChange& row, const MetricSeries& bm, const MetricSeries& cm, const CompareOptions& o) {
-  double confidence = 1 - o.alpha;
-  row.ratio = ratio_interval(cm.values, bm.values, confidence);
-  row.test = welch_t_test(bm.values, cm.values);
-  row.p = row.test.valid ? row.test.p : NAN;
+  row.ratio = ratio_interval(cm.values, bm.values, interval_confidence(o));
   double change_pct = row.base.mean != 0 ? 100 * (row.cand.mean / row.base.mean - 1) : 0;
+  // One-sided in the direction it moved, as the performance metrics' tests.
+  row.test = welch_t_test(bm.values, cm.values, change_pct > 0 ? Alternative::greater : Alternative::less);
+  row.p = row.test.valid ? row.test.p : NAN;
   if (row.base.n < 2 || row.cand.n < 2)
     row.verdict = verdict::insufficient;
   else if (!row.test.valid)
@@ -129,7 +138,7 @@ void advise(MetricChange& row, double log_change, const CompareOptions& o, bool 
   double threshold = worse_threshold(*row.def, o);
   double sign = row.def->higher_is_better ? -1 : 1;
   double margin = std::abs(threshold - sign * log_change);
-  double t = t_critical(row.df, 1 - o.alpha);
+  double t = t_critical(row.df, interval_confidence(o)); // the interval's worse end: a one-sided bound
   double needed = (margin / t) * (margin / t);
   if (margin < 1e-3) {
     row.advice = "the change is at the threshold: no number of iterations decides it";
@@ -237,34 +246,67 @@ void compare_performance(MetricChange& row, const Analysis* base, const Analysis
     row.advice = change == 0 ? "" : "the values do not vary, so there is no scale for the change";
     return;
   }
-  row.test = t_test_of(change, std::sqrt(var), row.df);
-  row.p = row.test.p;
+  // One-sided tests, one each way: "worse" for the regressed family, "better" for the
+  // improved one (finish_verdicts); row.p is the one in the direction the figure moved.
+  double se = std::sqrt(var);
+  bool worse = moved_worse(*row.def, change);
+  auto worse_way = row.def->higher_is_better ? Alternative::less : Alternative::greater;
+  auto better_way = row.def->higher_is_better ? Alternative::greater : Alternative::less;
+  auto t_worse = t_test_of(change, se, row.df, worse_way);
+  auto t_better = t_test_of(change, se, row.df, better_way);
+  row.test = worse ? t_worse : t_better;
+  row.p_worse = t_worse.p;
+  row.p_better = t_better.p;
   if (o.test == TestKind::mann_whitney) {
-    row.rank = mann_whitney_u(fb ? fb->log_iterations : history->log_iterations, fc->log_iterations);
+    auto& base_iterations = fb ? fb->log_iterations : history->log_iterations;
+    auto rank_worse = mann_whitney_u(base_iterations, fc->log_iterations, worse_way);
+    auto rank_better = mann_whitney_u(base_iterations, fc->log_iterations, better_way);
+    row.rank = worse ? rank_worse : rank_better;
     // With drift between runs a rank test on iterations is overconfident: require both
     // (an intersection–union test keeps the level).
-    row.p = row.between_var > 0 ? std::max(row.rank.p, row.test.p) : row.rank.p;
+    bool both = row.between_var > 0;
+    row.p_worse = both ? std::max(rank_worse.p, t_worse.p) : rank_worse.p;
+    row.p_better = both ? std::max(rank_better.p, t_better.p) : rank_better.p;
   }
-  double half = t_critical(row.df, 1 - o.alpha) * std::sqrt(var);
+  row.p = worse ? row.p_worse : row.p_better;
+  double half = t_critical(row.df, interval_confidence(o)) * se;
   row.ratio.low = std::exp(change - half);
   row.ratio.high = std::exp(change + half);
   row.ratio.bounded = true;
 }
 
 void finish_verdicts(Comparison& c, const CompareOptions& o, bool against_history) {
+  // Two families over the same metrics: "not worse" hypotheses (their one-sided p towards
+  // worse; a rejection is "regressed", the exit code) and "not better" ones ("improved").
+  // Holm in each keeps the chance of any false "regressed" at alpha. Weighted: the
+  // headline metrics share --headline-weight of the weight, the others the rest.
   std::vector<std::size_t> family;
-  std::vector<double> ps;
+  std::vector<double> worse_ps, better_ps;
+  std::size_t headlines = 0;
   for (std::size_t i = 0; i < c.rows.size(); ++i)
     if (c.rows[i].def->performance && c.rows[i].verdict.empty() && std::isfinite(c.rows[i].p)) {
       family.push_back(i);
-      ps.push_back(c.rows[i].p);
+      worse_ps.push_back(c.rows[i].p_worse);
+      better_ps.push_back(c.rows[i].p_better);
+      headlines += c.rows[i].headline;
     }
-  auto adjusted = adjust_p_values(ps, o.correction);
+  std::size_t others = family.size() - headlines;
+  std::vector<double> weights;
+  for (auto i : family) {
+    double w = headlines && others ? (c.rows[i].headline ? o.headline_weight / static_cast<double>(headlines)
+                                                         : (1 - o.headline_weight) / static_cast<double>(others))
+                                   : 1.0 / static_cast<double>(family.size());
+    c.rows[i].weight = w;
+    weights.push_back(w);
+  }
+  auto adjusted_worse = adjust_p_values(worse_ps, o.correction, weights);
+  auto adjusted_better = adjust_p_values(better_ps, o.correction, weights);
   c.family = family.size();
+  c.family_headlines = headlines;
   for (std::size_t k = 0; k < family.size(); ++k) {
     auto& row = c.rows[family[k]];
-    row.p_adjusted = adjusted[k];
     double change = std::log(row.ratio.estimate);
+    row.p_adjusted = moved_worse(*row.def, change) ? adjusted_worse[k] : adjusted_better[k];
     row.verdict = decide_verdict(*row.def, change, std::log(row.ratio.low), std::log(row.ratio.high), row.p_adjusted, o);
     if (row.verdict == verdict::undecided)
       advise(row, change, o, against_history);
@@ -428,17 +470,21 @@ std::string correction_name(Correction c) {
 }
 
 std::string method_text(const CompareOptions& o) {
+  std::string weighting = o.correction == Correction::none
+                              ? ""
+                              : fmt::format(", weighted: headline metrics {:g}% of the weight", 100 * o.headline_weight);
   return fmt::format(
-      "A performance metric regressed when it is more than {:g}% worse with {} p < {:g} ({} correction across the "
-      "call's metrics; {} test{}). {}; the noise between runs comes from {}. CI: the {:.0f}% interval of the change.",
-      o.max_regression_pct, o.correction == Correction::none ? "" : "adjusted", o.alpha, correction_name(o.correction),
-      o.test == TestKind::welch ? "a t" : "Mann–Whitney U and t",
+      "A performance metric regressed when it is more than {:g}% worse with {}one-sided p < {:g} (towards worse; {} "
+      "correction across the call's metrics{}; {} test{}). {}; the noise between runs comes from {}. CI: the {:g}% "
+      "interval of the change (each end a one-sided {:g}% bound).",
+      o.max_regression_pct, o.correction == Correction::none ? "" : "adjusted ", o.alpha, correction_name(o.correction),
+      weighting, o.test == TestKind::welch ? "a t" : "Mann–Whitney U and t",
       o.test == TestKind::welch ? " on the log scale" : ", both must agree when runs drift",
       o.native_ratio ? "docker, qemu and libvirt are compared on their ratio to native measured in the same rounds"
                      : "every platform is compared on its absolute figures (--no-native-ratio)",
       o.noise == NoiseModel::iterations ? "the iterations alone (--noise iterations: no drift assumed)"
                                         : "earlier runs in the history where it has them",
-      100 * (1 - o.alpha));
+      100 * interval_confidence(o), 100 * (1 - o.alpha));
 }
 
 std::string p_value_text(double p) {
@@ -459,7 +505,7 @@ std::string render_comparison_text(const Comparison& c, const CompareOptions& op
                                    const std::string& cand_label) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"experiment", "platform", "metric", "n", "base mean", "cand mean", "basis", "change",
-                  fmt::format("{:.0f}% CI", 100 * (1 - options.alpha)), options.correction == Correction::none ? "p" : "p adj",
+                  fmt::format("{:g}% CI", 100 * interval_confidence(options)), options.correction == Correction::none ? "p" : "p adj",
                   "noise", "verdict"});
   std::map<std::string, int> counts;
   std::vector<std::string> advice;
@@ -529,9 +575,13 @@ std::string render_comparison_json(const Comparison& c, const CompareOptions& op
   o["alpha"] = options.alpha;
   o["correction"] = options.correction == Correction::holm ? "holm" : options.correction == Correction::bh ? "bh" : "none";
   o["test"] = options.test == TestKind::welch ? "welch" : "mann-whitney";
+  o["sides"] = "one-sided"; // p: towards the direction the figure moved
+  o["headline_weight"] = options.headline_weight;
+  o["interval_confidence"] = interval_confidence(options);
   o["noise"] = options.noise == NoiseModel::iterations ? "iterations" : "auto";
   o["native_ratio"] = options.native_ratio;
   o["family"] = c.family;
+  o["family_headlines"] = c.family_headlines;
   o["lookback_runs"] = c.lookback_runs;
   o["regressed"] = c.regressions > 0;
   o["undecided"] = c.undecided;
@@ -575,6 +625,11 @@ std::string render_comparison_json(const Comparison& c, const CompareOptions& op
       row["p"] = r.p;
     if (std::isfinite(r.p_adjusted))
       row["p_adjusted"] = r.p_adjusted;
+    if (std::isfinite(r.p_worse) && std::isfinite(r.p_adjusted)) {
+      row["p_worse"] = r.p_worse;
+      row["p_better"] = r.p_better;
+      row["weight"] = r.weight;
+    }
     if (r.more_iterations)
       row["more_iterations"] = r.more_iterations;
     if (!r.advice.empty())
@@ -605,7 +660,7 @@ std::string row_message(const MetricChange& r, const CompareOptions& o) {
                               r.base.n ? format_number(r.base.mean) : "–", r.cand.n ? format_number(r.cand.mean) : "–",
                               change_text(r));
   if (r.ratio.bounded)
-    m += fmt::format(" ({:.0f}% CI {})", 100 * (1 - o.alpha), ci_text(r));
+    m += fmt::format(" ({:g}% CI {})", 100 * interval_confidence(o), ci_text(r));
   if (std::isfinite(r.p_adjusted))
     m += ", adjusted p " + p_value_text(r.p_adjusted);
   m += fmt::format(", basis {}, noise {}", basis_name(r.basis), r.noise.empty() ? "–" : r.noise);

@@ -23,8 +23,11 @@ enum class TestKind { welch, mann_whitney };
 
 struct CompareOptions {
   double max_regression_pct = 5; // a change smaller than this is "no change", whatever p says
-  double alpha = 0.01;           // family-wise (holm) or false-discovery (bh) level of the call
+  double alpha = 0.01;           // family-wise (holm) or false-discovery (bh) level of the call, one-sided
   Correction correction = Correction::holm;
+  // The headline metrics' (events/s, reads/s) share of the correction's weight; the other
+  // performance metrics share the rest (weighted Holm / BH, stats.hpp).
+  double headline_weight = 0.9;
   TestKind test = TestKind::welch;
   NoiseModel noise = NoiseModel::automatic;
   bool native_ratio = true; // compare virtualized platforms on their ratio to native
@@ -54,11 +57,14 @@ struct MetricChange {
   double between_var = 0; // log-scale variance of the change from the spread between runs, beyond within_var
   double within_var = 0;  // ... from the iterations of the two runs
   double df = 0;
-  Interval ratio;         // cand / base of the compared figure, with its 1 − alpha interval
-  WelchTest test;         // on the log-scale change with the noise model's variance
-  MannWhitney rank;       // on the iterations (--test mann-whitney)
-  double p = NAN;         // the test's two-sided p-value (NaN: no test)
-  double p_adjusted = NAN;
+  Interval ratio;         // cand / base of the compared figure, with its 1 − 2·alpha interval (each end a one-sided 1 − alpha bound)
+  WelchTest test;         // on the log-scale change with the noise model's variance, one-sided the way it moved
+  MannWhitney rank;       // on the iterations (--test mann-whitney), one-sided the way it moved
+  double p = NAN;         // the one-sided p-value in the direction the figure moved (NaN: no test)
+  double p_worse = NAN;   // one-sided p of "worse" (the regressed family) ...
+  double p_better = NAN;  // ... and of "better" (the improved family)
+  double weight = 0;      // its weight in the family (the family's weights sum to 1)
+  double p_adjusted = NAN; // p_worse or p_better (the way it moved) adjusted in its family
   std::size_t more_iterations = 0; // for undecided: iterations per run that would likely decide it (0: unknown)
   std::string advice;     // for undecided and noise unknown: what would decide it
   std::string verdict;
@@ -70,15 +76,17 @@ struct Comparison {
   std::size_t regressions = 0;    // performance metrics with verdict "regressed"
   std::size_t undecided = 0;      // ... "undecided: run more" or "noise unknown"
   std::size_t family = 0;         // tests in the multiple-testing family
+  std::size_t family_headlines = 0; // ... of them headline metrics
   std::size_t lookback_runs = 0;  // earlier runs the noise model drew on
 };
 
 // The verdict for one performance metric from the change of its figure (log scale,
-// candidate over base), the 1 − alpha interval of that change and its family-adjusted
-// p-value. Regressed/improved need adjusted p < alpha and a change beyond
-// max_regression_pct in the worse/better direction (by the catalog's higher_is_better);
-// undecided when the interval reaches a regression beyond the threshold but the test
-// does not decide it; otherwise no change.
+// candidate over base), the 1 − 2·alpha interval of that change (each end a one-sided
+// 1 − alpha bound) and its family-adjusted one-sided p-value in the direction it moved.
+// Regressed/improved need adjusted p < alpha and a change beyond max_regression_pct in
+// the worse/better direction (by the catalog's higher_is_better); undecided when the
+// interval's worse end reaches a regression beyond the threshold but the test does not
+// decide it; otherwise no change (at level alpha, no regression beyond the threshold).
 std::string decide_verdict(const MetricDef& def, double log_change, double log_low, double log_high,
                            double p_adjusted, const CompareOptions& options);
 

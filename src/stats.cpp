@@ -1,5 +1,7 @@
 #include "stats.hpp"
 
+#include "util/error.hpp"
+
 #include <boost/math/distributions/normal.hpp>
 #include <boost/math/distributions/students_t.hpp>
 
@@ -7,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <string>
 
 namespace virtbench {
 
@@ -27,6 +30,31 @@ double variance_of(const std::vector<double>& v, double mean) {
   for (double x : v)
     ss += (x - mean) * (x - mean);
   return ss / static_cast<double>(v.size() - 1);
+}
+
+// P(T_df <= t) and P(T_df >= t); df infinite: the normal distribution.
+double stats_t_lower_tail(double t, double df) {
+  if (!std::isfinite(df))
+    return boost::math::cdf(boost::math::normal_distribution<double>(), t);
+  return boost::math::cdf(boost::math::students_t_distribution<double>(df), t);
+}
+
+double stats_t_upper_tail(double t, double df) {
+  if (!std::isfinite(df))
+    return boost::math::cdf(boost::math::complement(boost::math::normal_distribution<double>(), t));
+  return boost::math::cdf(boost::math::complement(boost::math::students_t_distribution<double>(df), t));
+}
+
+double stats_t_p_value(double t, double df, Alternative alternative) {
+  switch (alternative) {
+  case Alternative::less:
+    return stats_t_lower_tail(t, df);
+  case Alternative::greater:
+    return stats_t_upper_tail(t, df);
+  case Alternative::two_sided:
+    break;
+  }
+  return std::min(1.0, 2 * stats_t_upper_tail(std::abs(t), df));
 }
 
 } // namespace
@@ -137,22 +165,21 @@ Interval ratio_interval(const std::vector<double>& numerator, const std::vector<
   return r;
 }
 
-WelchTest t_test_of(double difference, double se, double df) {
+WelchTest t_test_of(double difference, double se, double df, Alternative alternative) {
   WelchTest w;
+  w.alternative = alternative;
   if (!(se > 0) || !std::isfinite(difference) || !(df > 0))
     return w;
   w.t = difference / se;
   w.df = df;
-  if (std::isfinite(df))
-    w.p = 2 * boost::math::cdf(boost::math::complement(boost::math::students_t_distribution<double>(df), std::abs(w.t)));
-  else
-    w.p = 2 * boost::math::cdf(boost::math::complement(boost::math::normal_distribution<double>(), std::abs(w.t)));
+  w.p = stats_t_p_value(w.t, df, alternative);
   w.valid = true;
   return w;
 }
 
-MannWhitney mann_whitney_u(const std::vector<double>& a, const std::vector<double>& b) {
+MannWhitney mann_whitney_u(const std::vector<double>& a, const std::vector<double>& b, Alternative alternative) {
   MannWhitney m;
+  m.alternative = alternative;
   if (a.empty() || b.empty())
     return m;
   std::size_t na = a.size(), nb = b.size();
@@ -191,11 +218,19 @@ MannWhitney mann_whitney_u(const std::vector<double>& a, const std::vector<doubl
     }
     auto& dist = ways[nb];
     double total = std::accumulate(dist.begin(), dist.end(), 0.0);
-    double u = std::min(m.u, static_cast<double>(max_u) - m.u); // the smaller tail
-    double tail = 0;
-    for (std::size_t k = 0; static_cast<double>(k) <= u; ++k)
-      tail += dist[k];
-    m.p = std::min(1.0, 2 * tail / total);
+    // P(U <= u) over the lower tail; by symmetry P(U >= u) = P(U <= max_u − u).
+    auto lower = [&](double u) {
+      double tail = 0;
+      for (std::size_t k = 0; static_cast<double>(k) <= u; ++k)
+        tail += dist[k];
+      return tail / total;
+    };
+    if (alternative == Alternative::less)
+      m.p = lower(m.u);
+    else if (alternative == Alternative::greater)
+      m.p = lower(static_cast<double>(max_u) - m.u);
+    else
+      m.p = std::min(1.0, 2 * lower(std::min(m.u, static_cast<double>(max_u) - m.u))); // the smaller tail
     m.exact = true;
     return m;
   }
@@ -215,40 +250,68 @@ MannWhitney mann_whitney_u(const std::vector<double>& a, const std::vector<doubl
     m.p = 1; // every value equal
     return m;
   }
-  double z = (std::abs(m.u - mean_u) - 0.5) / std::sqrt(var_u);
-  m.p = std::min(1.0, 2 * boost::math::cdf(boost::math::complement(boost::math::normal_distribution<double>(), std::max(z, 0.0))));
+  boost::math::normal_distribution<double> normal;
+  double sd = std::sqrt(var_u);
+  // Continuity correction towards the mean, on the side the alternative looks at (as R).
+  if (alternative == Alternative::less)
+    m.p = boost::math::cdf(normal, (m.u - mean_u + 0.5) / sd);
+  else if (alternative == Alternative::greater)
+    m.p = boost::math::cdf(boost::math::complement(normal, (m.u - mean_u - 0.5) / sd));
+  else
+    m.p = std::min(1.0, 2 * boost::math::cdf(boost::math::complement(normal, std::max((std::abs(m.u - mean_u) - 0.5) / sd, 0.0))));
   return m;
 }
 
-std::vector<double> adjust_p_values(const std::vector<double>& p, Correction c) {
+std::vector<double> adjust_p_values(const std::vector<double>& p, Correction c, const std::vector<double>& weights) {
   std::size_t m = p.size();
   std::vector<double> out(p);
   if (c == Correction::none || m == 0)
     return out;
+  if (!weights.empty() && weights.size() != m)
+    throw Error("adjust_p_values: " + std::to_string(weights.size()) + " weights for " + std::to_string(m) + " p-values");
+  std::vector<double> w = weights.empty() ? std::vector<double>(m, 1.0) : weights;
+  for (double x : w)
+    if (!(x >= 0) || !std::isfinite(x))
+      throw Error("adjust_p_values: a weight is negative or not finite");
+  double total = std::accumulate(w.begin(), w.end(), 0.0);
+  if (!(total > 0))
+    throw Error("adjust_p_values: every weight is 0");
+  // p_i / w_i, the order both procedures go by (a weight of 0: never rejected).
+  std::vector<double> q(m);
+  for (std::size_t i = 0; i < m; ++i)
+    q[i] = w[i] > 0 ? p[i] / w[i] : std::numeric_limits<double>::infinity();
   std::vector<std::size_t> order(m);
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](auto x, auto y) { return p[x] < p[y]; });
-  double md = static_cast<double>(m);
+  std::stable_sort(order.begin(), order.end(), [&](auto x, auto y) { return q[x] < q[y]; });
   if (c == Correction::holm) {
-    // Step-down: the k-th smallest (0-based) times (m − k), kept non-decreasing.
+    // Step-down: the k-th in order against the weight not yet rejected, Σ_{l >= k} w_(l),
+    // kept non-decreasing. Equal weights: the k-th smallest (0-based) times (m − k).
+    std::vector<double> rest(m + 1, 0.0);
+    for (std::size_t k = m; k-- > 0;)
+      rest[k] = rest[k + 1] + w[order[k]];
     double running = 0;
     for (std::size_t k = 0; k < m; ++k) {
-      running = std::max(running, std::min(1.0, (md - static_cast<double>(k)) * p[order[k]]));
+      double v = std::isfinite(q[order[k]]) ? std::min(1.0, q[order[k]] * rest[k]) : 1.0;
+      running = std::max(running, v);
       out[order[k]] = running;
     }
   } else {
-    // Step-up: the k-th smallest (1-based) times m / k, kept non-increasing from the top.
+    // Step-up on p_i / w_i with the weights scaled to mean 1: the k-th smallest (1-based)
+    // times m / k, kept non-increasing from the top. Equal weights: BH's own.
+    double md = static_cast<double>(m);
+    double scale = total / md; // w_i / scale has mean 1
     double running = 1;
     for (std::size_t k = m; k-- > 0;) {
-      running = std::min(running, md / static_cast<double>(k + 1) * p[order[k]]);
+      running = std::min(running, md / static_cast<double>(k + 1) * q[order[k]] * scale);
       out[order[k]] = std::min(1.0, running);
     }
   }
   return out;
 }
 
-WelchTest welch_t_test(const std::vector<double>& a, const std::vector<double>& b) {
+WelchTest welch_t_test(const std::vector<double>& a, const std::vector<double>& b, Alternative alternative) {
   WelchTest w;
+  w.alternative = alternative;
   if (a.size() < 2 || b.size() < 2)
     return w;
   double na = static_cast<double>(a.size()), nb = static_cast<double>(b.size());
@@ -258,8 +321,7 @@ WelchTest welch_t_test(const std::vector<double>& a, const std::vector<double>& 
     return w; // neither sample varies: no scale to judge a difference against
   w.t = (mb - ma) / std::sqrt(va + vb);
   w.df = (va + vb) * (va + vb) / (va * va / (na - 1) + vb * vb / (nb - 1));
-  boost::math::students_t_distribution<double> dist(w.df);
-  w.p = 2 * boost::math::cdf(boost::math::complement(dist, std::abs(w.t)));
+  w.p = stats_t_p_value(w.t, w.df, alternative);
   w.valid = true;
   return w;
 }

@@ -2,8 +2,8 @@
 // Statistics of repeated measurements: descriptive statistics with a confidence
 // interval (on the log scale for positive data) and flagged outliers, the ratio of two
 // means with an interval, Welch's t-test, the Mann–Whitney U test (exact for small
-// samples) and Holm / Benjamini–Hochberg adjusted p-values. Distributions come from
-// Boost.Math.
+// samples), each two-sided or one-sided, and Holm / Benjamini–Hochberg adjusted p-values,
+// optionally weighted. Distributions come from Boost.Math.
 
 #include <cstddef>
 #include <string>
@@ -44,8 +44,13 @@ struct SampleStats {
 // Descriptive statistics of `values`, with a `confidence` (e.g. 0.95) interval of the mean.
 SampleStats describe_sample(const std::vector<double>& values, double confidence = 0.95);
 
-// Two-sided Student-t quantile: t such that P(|T_df| <= t) = confidence.
+// Two-sided Student-t quantile: t such that P(|T_df| <= t) = confidence. (The one-sided
+// 1 − a quantile is t_critical(df, 1 − 2a).)
 double t_critical(double df, double confidence);
+
+// Which way a test of b against a looks: two-sided, or one-sided for b less / greater
+// than a (R's alternative = "less" / "greater" with x = b, y = a).
+enum class Alternative { two_sided, less, greater };
 
 // A point estimate with an interval. `bounded` is false when the data cannot bound it
 // (too few values, or a denominator not clearly away from zero): then low/high are 0
@@ -73,34 +78,52 @@ Interval ratio_interval(const std::vector<double>& numerator, const std::vector<
 struct WelchTest {
   double t = 0;  // (mean(b) - mean(a)) / standard error
   double df = 0; // Welch–Satterthwaite
-  double p = 1;  // two-sided
+  double p = 1;  // for `alternative`: two-sided 2 P(T > |t|), less P(T <= t), greater P(T >= t)
+  Alternative alternative = Alternative::two_sided;
   bool valid = false; // false when either sample has fewer than 2 values or neither varies
 };
 
-// Welch's unequal-variances t-test of mean(b) against mean(a).
-WelchTest welch_t_test(const std::vector<double>& a, const std::vector<double>& b);
+// Welch's unequal-variances t-test of mean(b) against mean(a). As R's t.test(b, a,
+// alternative = ...).
+WelchTest welch_t_test(const std::vector<double>& a, const std::vector<double>& b,
+                       Alternative alternative = Alternative::two_sided);
 
-// A two-sided test of a difference with a known standard error and degrees of freedom:
-// t = difference / se, p = 2 P(T_df > |t|) (df infinite: the normal distribution).
-WelchTest t_test_of(double difference, double se, double df);
+// A test of a difference with a known standard error and degrees of freedom: t =
+// difference / se; two-sided p = 2 P(T_df > |t|), less P(T_df <= t), greater P(T_df >= t)
+// (R's pt(); df infinite: the normal distribution).
+WelchTest t_test_of(double difference, double se, double df, Alternative alternative = Alternative::two_sided);
 
 struct MannWhitney {
   double u = 0;       // U of b: the number of pairs (a_i, b_j) with b_j > a_i, ties counting 1/2
-  double p = 1;       // two-sided
+  double p = 1;       // for `alternative`: less P(U <= u), greater P(U >= u), two-sided twice the smaller tail
+  Alternative alternative = Alternative::two_sided;
   bool exact = false; // exact distribution (no ties, small samples); else normal with tie correction
   bool valid = false; // false when a side is empty
 };
 
-// The Mann–Whitney U (Wilcoxon rank-sum) test of b against a. Exact p-value when there
-// are no ties and n_a · n_b <= 2500; otherwise the normal approximation with the tie
-// correction and a continuity correction (as R's wilcox.test(exact = FALSE)).
-MannWhitney mann_whitney_u(const std::vector<double>& a, const std::vector<double>& b);
+// The Mann–Whitney U (Wilcoxon rank-sum) test of b against a, as R's wilcox.test(b, a,
+// alternative = ...) (its W is this U). Exact p-value when there are no ties and
+// n_a · n_b <= 2500; otherwise the normal approximation with the tie correction and a
+// continuity correction (as R's wilcox.test(exact = FALSE)).
+MannWhitney mann_whitney_u(const std::vector<double>& a, const std::vector<double>& b,
+                           Alternative alternative = Alternative::two_sided);
 
 enum class Correction { holm, bh, none };
 
 // Adjusted p-values for a family of tests, in the input's order: Holm's step-down
 // (family-wise error), Benjamini–Hochberg's step-up (false discovery rate) or none.
-// As R's p.adjust(p, "holm" | "BH" | "none").
-std::vector<double> adjust_p_values(const std::vector<double>& p, Correction c);
+// As R's p.adjust(p, "holm" | "BH" | "none") when `weights` is empty (equal weights).
+// With weights (one per p-value, >= 0, not all 0; their scale does not matter):
+// - Holm's weighted step-down (Holm 1979): order by p_i / w_i and reject H_(j) while
+//   p_(j) / w_(j) <= alpha / (sum of the weights not yet rejected); the adjusted value is
+//   max over k <= j of min(1, p_(k) · Σ_{l >= k} w_(l) / w_(k)). It keeps the family-wise
+//   error at alpha under any dependence; a hypothesis of weight w is first tested at
+//   alpha · w / Σw.
+// - BH weighted as Genovese, Roeder & Wasserman (2006): weights scaled to mean 1, BH's
+//   step-up on p_i / w_i.
+// A weight of 0 gives an adjusted p of 1 (never rejected). Throws Error when the sizes
+// differ or a weight is negative or not finite.
+std::vector<double> adjust_p_values(const std::vector<double>& p, Correction c,
+                                    const std::vector<double>& weights = {});
 
 } // namespace virtbench

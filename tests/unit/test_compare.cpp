@@ -113,17 +113,27 @@ TEST_CASE("--noise iterations: the old model, on two real runs and a 20% slower 
   CHECK(same.regressions == 0);
   auto slower = compare_results(a, fixture("native-a-cpu-20pct-slower"), o);
   // exp2's iterations vary by 3%: 20% is decided. exp1's vary by 8% (an outlier among
-  // five): at alpha 0.01 after Holm over the call's metrics it is not, but it may be worse
-  // by more than 5%, so it is undecided, never "no change".
+  // five): with the two-sided test and Holm's equal weights over the call's 24 metrics it
+  // was only undecided (adjusted p 0.039); one-sided, with the 4 headline metrics sharing
+  // 90% of the weight, its p 0.00085 adjusts to 0.0029, so it is decided too.
   auto& r = row(slower, "exp2-cpu-20000", "metrics.events_per_sec");
   CHECK(r.verdict == verdict::regressed);
   CHECK(r.noise == "iterations");
   CHECK(r.ratio.estimate == doctest::Approx(0.8).epsilon(1e-4));
   CHECK(r.ratio.high < 1);
   CHECK(r.p_adjusted >= r.p);
-  CHECK(row(slower, "exp1-cpu-2000", "metrics.events_per_sec").verdict == verdict::undecided);
-  CHECK(slower.regressions == 1);
+  auto& r1 = row(slower, "exp1-cpu-2000", "metrics.events_per_sec");
+  CHECK(r1.verdict == verdict::regressed);
+  CHECK(r1.ratio.high < 1); // a regressed metric's interval lies wholly on the worse side
+  CHECK(slower.regressions == 2);
   CHECK(slower.family > 10); // every performance metric of the call is in Holm's family
+  CHECK(slower.family_headlines == 4);
+  CHECK(r.weight == doctest::Approx(0.9 / 4));
+  // Without the headline weighting (every metric the same weight) exp1 is undecided again.
+  CompareOptions equal = o;
+  equal.headline_weight = static_cast<double>(slower.family_headlines) / static_cast<double>(slower.family);
+  auto unweighted = compare_results(a, fixture("native-a-cpu-20pct-slower"), equal);
+  CHECK(row(unweighted, "exp1-cpu-2000", "metrics.events_per_sec").verdict == verdict::undecided);
   auto faster = compare_results(a, fixture("native-a-cpu-20pct-faster"), o);
   CHECK(row(faster, "exp2-cpu-20000", "metrics.events_per_sec").verdict == verdict::improved);
   CHECK(faster.regressions == 0);
@@ -199,7 +209,7 @@ TEST_CASE("undecided: says how many iterations would likely decide it") {
   CHECK(c.undecided >= undecided);
 }
 
-TEST_CASE("--test mann-whitney: exact ranks; 5 against 5 iterations can never pass Holm at alpha 0.01") {
+TEST_CASE("--test mann-whitney: exact ranks; 5 against 5 iterations can never pass weighted Holm at alpha 0.01") {
   CompareOptions o;
   o.noise = NoiseModel::iterations;
   o.test = TestKind::mann_whitney;
@@ -208,7 +218,10 @@ TEST_CASE("--test mann-whitney: exact ranks; 5 against 5 iterations can never pa
   auto& r = row(c, "exp1-cpu-2000", "metrics.events_per_sec", "qemu");
   REQUIRE(r.rank.valid);
   CHECK(r.rank.exact);
-  CHECK(r.rank.p == doctest::Approx(2.0 / 252).epsilon(1e-12)); // 2 / C(10, 5): the smallest there is
+  // One-sided now (towards worse, the way it moved): 1 / C(10, 5), the smallest there is;
+  // two-sided it was 2 / C(10, 5). Still above alpha × 0.9 / (the headline metrics).
+  CHECK(r.rank.alternative == Alternative::less);
+  CHECK(r.rank.p == doctest::Approx(1.0 / 252).epsilon(1e-12));
   CHECK(r.verdict != verdict::regressed);
   CHECK(r.verdict == verdict::undecided);
 }
