@@ -270,7 +270,7 @@ std::vector<Command> add_report_commands(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::Range(0.0, 1000.0))
       ->capture_default_str();
   compare->add_option("--alpha", cargs->alpha, "Family-wise error rate of the call's \"regressed\" verdicts (one-sided tests, --correction holm), or their false discovery rate (bh)")
-      ->check(CLI::Range(1e-9, 0.5))
+      ->check(CLI::Range(1e-9, 0.25))
       ->capture_default_str();
   compare->add_option("--correction", cargs->correction, "Multiple-testing correction across the call's performance metrics: holm, bh (Benjamini–Hochberg) or none")
       ->check(CLI::IsMember({"holm", "bh", "none"}))

@@ -10,7 +10,7 @@
 
 using namespace virtbench;
 using namespace virtbench::vm;
-using Kind = AgentMessage::Kind;
+using AgentKind = AgentMessage::Kind;
 namespace json = boost::json;
 
 namespace {
@@ -33,25 +33,25 @@ TEST_CASE("recorded qemu-ga bytes: everything up to the first 0xFF is skipped af
   d.feed(bytes);
   auto msgs = drain(d);
   REQUIRE(!msgs.empty());
-  CHECK(msgs[0].kind == Kind::reply);
+  CHECK(msgs[0].kind == AgentKind::reply);
   CHECK(msgs[0].value.as_int64() == 1000);
   // Later sync answers start with 0xFF too; they decode as replies with their own number.
   std::vector<std::int64_t> syncs;
   for (auto& m : msgs)
-    if (m.kind == Kind::reply && m.value.is_int64() && m.value.as_int64() >= 1000 && m.value.as_int64() < 2000)
+    if (m.kind == AgentKind::reply && m.value.is_int64() && m.value.as_int64() >= 1000 && m.value.as_int64() < 2000)
       syncs.push_back(m.value.as_int64());
   CHECK(syncs.size() >= 2);
   CHECK(syncs[1] == 1001);
   // qemu-ga echoes a request's id.
   auto ping = std::find_if(msgs.begin(), msgs.end(), [](auto& m) { return m.id == 7u; });
   REQUIRE(ping != msgs.end());
-  CHECK(ping->kind == Kind::reply);
+  CHECK(ping->kind == AgentKind::reply);
   // An error answer (guest-file-open of a missing file) and none garbled.
   auto err = std::find_if(msgs.begin(), msgs.end(), [](auto& m) {
-    return m.kind == Kind::error && m.value.at("desc").as_string().find("/no/such/file") != std::string::npos;
+    return m.kind == AgentKind::error && m.value.at("desc").as_string().find("/no/such/file") != std::string::npos;
   });
   CHECK(err != msgs.end());
-  CHECK(std::none_of(msgs.begin(), msgs.end(), [](auto& m) { return m.kind == Kind::garbled; }));
+  CHECK(std::none_of(msgs.begin(), msgs.end(), [](auto& m) { return m.kind == AgentKind::garbled; }));
 }
 
 TEST_CASE("recorded guest-exec-status answers decode into exit code and output") {
@@ -62,7 +62,7 @@ TEST_CASE("recorded guest-exec-status answers decode into exit code and output")
   std::vector<GuestExecStatus> exited;
   int running = 0;
   for (auto& m : drain(d)) {
-    if (m.kind != Kind::reply || !m.value.is_object() || !m.value.as_object().contains("exited"))
+    if (m.kind != AgentKind::reply || !m.value.is_object() || !m.value.as_object().contains("exited"))
       continue;
     auto s = parse_exec_status(m.value);
     if (s.exited)
@@ -102,8 +102,8 @@ TEST_CASE("a garbled line comes out as such and the next one decodes") {
   d.feed("{\"retu\n{\"return\": {}}\n");
   auto msgs = drain(d);
   REQUIRE(msgs.size() == 2);
-  CHECK(msgs[0].kind == Kind::garbled);
-  CHECK(msgs[1].kind == Kind::reply);
+  CHECK(msgs[0].kind == AgentKind::garbled);
+  CHECK(msgs[1].kind == AgentKind::reply);
 }
 
 TEST_CASE("commands and the sync are framed as qemu-ga expects") {
@@ -160,7 +160,7 @@ TEST_CASE("recorded guest-exec, guest-file-open and guest-file-read answers deco
   std::vector<std::int64_t> pids;
   std::vector<GuestFileChunk> chunks;
   for (auto& m : drain(d)) {
-    if (m.kind != Kind::reply || !m.value.is_object())
+    if (m.kind != AgentKind::reply || !m.value.is_object())
       continue;
     auto& o = m.value.as_object();
     if (o.contains("pid") && o.size() == 1)

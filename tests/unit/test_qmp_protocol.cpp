@@ -12,7 +12,7 @@
 using namespace virtbench;
 using namespace virtbench::qemu;
 using virtbench::vm::describe_qmp_error;
-using Kind = QmpMessage::Kind;
+using QmpKind = QmpMessage::Kind;
 
 namespace {
 
@@ -45,18 +45,18 @@ TEST_CASE("a recorded QEMU 7.2 session decodes into the greeting, replies by id,
   p.feed(bytes);
   auto msgs = drain(p);
   REQUIRE(msgs.size() == 12);
-  CHECK(msgs[0].kind == Kind::greeting);
+  CHECK(msgs[0].kind == QmpKind::greeting);
   CHECK(p.greeting().at("version").at("qemu").at("minor").as_int64() == 2);
   CHECK(p.state() == QmpProtocol::State::negotiating);
-  CHECK(msgs[1].kind == Kind::reply);
+  CHECK(msgs[1].kind == QmpKind::reply);
   CHECK(msgs[1].id == 1u);
   CHECK(msgs[2].value.at("status").as_string() == "running");
   CHECK(msgs[3].value.at("enabled").as_bool() == false); // query-kvm under TCG
-  CHECK(msgs[5].kind == Kind::error);
+  CHECK(msgs[5].kind == QmpKind::error);
   CHECK(msgs[5].id == 5u);
   CHECK(describe_qmp_error(msgs[5].value) == "CommandNotFound: The command no-such-command has not been found");
   // `stop`: the STOP event comes before the reply to the command that caused it.
-  CHECK(msgs[6].kind == Kind::event);
+  CHECK(msgs[6].kind == QmpKind::event);
   CHECK(msgs[6].event == "STOP");
   CHECK(msgs[6].timestamp > 1.7e9);
   CHECK(msgs[7].id == 6u);
@@ -124,7 +124,7 @@ TEST_CASE("events between a command and its reply, and a reply split across read
   p.feed(reply.substr(17));
   auto rest = drain(p);
   REQUIRE(rest.size() == 1);
-  CHECK(rest[0].kind == Kind::reply);
+  CHECK(rest[0].kind == QmpKind::reply);
   CHECK(rest[0].id == id);
 }
 
@@ -133,11 +133,11 @@ TEST_CASE("a garbled line is reported and the stream goes on") {
   p.feed("this is not json\r\n{\"half\": \r\n[1,2]\n{\"return\": 7, \"id\": 99}\n");
   auto msgs = drain(p);
   REQUIRE(msgs.size() == 4);
-  CHECK(msgs[0].kind == Kind::garbled);
+  CHECK(msgs[0].kind == QmpKind::garbled);
   CHECK(msgs[0].text == "this is not json");
-  CHECK(msgs[1].kind == Kind::garbled);
-  CHECK(msgs[2].kind == Kind::garbled); // JSON, but not an object
-  CHECK(msgs[3].kind == Kind::reply);
+  CHECK(msgs[1].kind == QmpKind::garbled);
+  CHECK(msgs[2].kind == QmpKind::garbled); // JSON, but not an object
+  CHECK(msgs[3].kind == QmpKind::reply);
   CHECK(msgs[3].id == 99u);
 }
 
@@ -146,7 +146,7 @@ TEST_CASE("anything before the greeting is not QMP") {
   p.feed("{\"return\": {}}\n");
   auto msgs = drain(p);
   REQUIRE(msgs.size() == 1);
-  CHECK(msgs[0].kind == Kind::garbled);
+  CHECK(msgs[0].kind == QmpKind::garbled);
   CHECK(p.state() == QmpProtocol::State::awaiting_greeting);
 }
 
@@ -155,7 +155,7 @@ TEST_CASE("query-version and query-status answers from the recorded session, and
   p.feed(test::data_file("qmp/7.2/session.in"));
   auto msgs = drain(p);
   auto version = std::find_if(msgs.begin(), msgs.end(), [](auto& m) {
-    return m.kind == Kind::reply && m.value.is_object() && m.value.as_object().contains("qemu");
+    return m.kind == QmpKind::reply && m.value.is_object() && m.value.as_object().contains("qemu");
   });
   REQUIRE(version != msgs.end());
   auto v = parse_query_version(version->value);
