@@ -7,6 +7,8 @@
 // SciPy). Medians, MADs and outliers are worked out by hand in the comments.
 #include "stats.hpp"
 
+#include "sleep_data.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -14,10 +16,8 @@
 
 using namespace virtbench;
 
-namespace {
-const std::vector<double> k_sleep1 = {0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0};
-const std::vector<double> k_sleep2 = {1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4};
-} // namespace
+using test_data::k_sleep1;
+using test_data::k_sleep2;
 
 TEST_CASE("t quantiles match published tables") {
   // mpmath: 4.30265272974946, 2.77644510519779, 2.26215716279820 (tables: 4.303, 2.776, 2.262)

@@ -9,6 +9,8 @@
 // uses). Published cross-checks are named beside each value.
 #include "stats.hpp"
 
+#include "sleep_data.hpp"
+
 #include "util/error.hpp"
 
 #include <doctest/doctest.h>
@@ -17,10 +19,8 @@
 
 using namespace virtbench;
 
-namespace {
-const std::vector<double> k_one_sided_sleep1 = {0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0};
-const std::vector<double> k_one_sided_sleep2 = {1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4};
-} // namespace
+using test_data::k_sleep1;
+using test_data::k_sleep2;
 
 TEST_CASE("one-sided t: the tails R's pt() gives") {
   // pt(-4, 10) = pt(4, 10, lower.tail = FALSE) = 0.0012591663123683461, half of the
@@ -51,14 +51,14 @@ TEST_CASE("one-sided t: the tails R's pt() gives") {
 TEST_CASE("one-sided Welch: R's t.test(extra ~ group, data = sleep, alternative = \"less\")") {
   // R prints t = -1.8608, df = 17.776, p-value = 0.0397 (group 1 against group 2); here
   // group 2 against group 1, so the same test is "greater": 0.039697070093679069 (mpmath).
-  auto greater = welch_t_test(k_one_sided_sleep1, k_one_sided_sleep2, Alternative::greater);
+  auto greater = welch_t_test(k_sleep1, k_sleep2, Alternative::greater);
   REQUIRE(greater.valid);
   CHECK(greater.t == doctest::Approx(1.86081346748685).epsilon(1e-10));
   CHECK(greater.df == doctest::Approx(17.7764735161785).epsilon(1e-10));
   CHECK(greater.p == doctest::Approx(0.039697070093679069).epsilon(1e-8));
-  CHECK(welch_t_test(k_one_sided_sleep1, k_one_sided_sleep2, Alternative::less).p ==
+  CHECK(welch_t_test(k_sleep1, k_sleep2, Alternative::less).p ==
         doctest::Approx(0.96030292990632093).epsilon(1e-8));
-  CHECK(welch_t_test(k_one_sided_sleep2, k_one_sided_sleep1, Alternative::less).p ==
+  CHECK(welch_t_test(k_sleep2, k_sleep1, Alternative::less).p ==
         doctest::Approx(0.039697070093679069).epsilon(1e-8));
 }
 
