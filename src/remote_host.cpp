@@ -88,10 +88,9 @@ struct RemoteHost::Reader {
 RemoteHost::RemoteHost(SshConnection& ssh, HostServices& local, std::string run_id, std::string scratch_parent)
     : m_ssh(ssh), m_local(local), m_run_id(std::move(run_id)),
       m_scratch_parent(scratch_parent.empty() ? std::string("/var/tmp") : std::move(scratch_parent)) {
+  // A write to the pipe of a reader whose ssh died is an error, not a SIGPIPE: cli_main
+  // ignores SIGPIPE for the whole process.
   m_scratch = m_scratch_parent + "/virtbench-" + m_run_id;
-  // A write to the pipe of a reader whose ssh died must be an error, not a SIGPIPE that ends
-  // virtbench (children get the default back: util/child.hpp).
-  std::signal(SIGPIPE, SIG_IGN);
 }
 
 RemoteHost::~RemoteHost() { close(); }
